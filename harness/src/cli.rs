@@ -1,0 +1,85 @@
+//! The command line (clap, derive) and its dispatch.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use history::Format;
+
+use crate::commands;
+use crate::exit::{CmdResult, Exit};
+
+/// faultline: a Jepsen-style fault-injection test harness.
+///
+/// Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or unusable
+/// input, 255 the harness crashed or could not set up.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read, convert and lint history files.
+    #[command(subcommand)]
+    History(HistoryCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCmd {
+    /// Convert a history between formats (jsonl, edn; porcupine-log is read only).
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// Input format; detected from the content when absent.
+        #[arg(long)]
+        from: Option<Format>,
+        /// Output format; taken from OUTPUT's extension when absent (.edn or .jsonl).
+        #[arg(long)]
+        to: Option<Format>,
+    },
+    /// Check a history against Jepsen's rules and report every defect with its line.
+    Lint {
+        file: PathBuf,
+        #[arg(long)]
+        format: Option<Format>,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the exit code. Panics become
+/// 255 (a crash is never green); argument errors become 254.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::BadInput.code() } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(exit)) => exit.code(),
+        Ok(Err(failure)) => {
+            eprintln!("faultline: {failure}");
+            failure.exit.code()
+        }
+        Err(_) => {
+            eprintln!(
+                "faultline: the harness crashed (a bug: please report it with the output above)"
+            );
+            Exit::Crash.code()
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> CmdResult {
+    match cli.command {
+        Command::History(HistoryCmd::Convert { input, output, from, to }) => {
+            commands::history::convert(&input, &output, from, to)
+        }
+        Command::History(HistoryCmd::Lint { file, format }) => {
+            commands::history::lint(&file, format)
+        }
+    }
+}

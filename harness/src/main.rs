@@ -1,0 +1,5 @@
+//! `faultline`: see the `harness` crate docs.
+
+fn main() {
+    std::process::exit(harness::cli::main());
+}

@@ -1,0 +1,34 @@
+//! The vocabulary of faultline: operations, histories, and the files they live in.
+//!
+//! Everything else in the workspace speaks these types. A history is Jepsen's:
+//! invocations and completions (`ok` / `fail` / `info`) of client processes and the
+//! nemesis, in the order they happened. This crate knows nothing of how a history
+//! was produced or how it is judged.
+//!
+//! # Layout
+//! - [`value`]: [`Value`], EDN's data model, with a lossless JSON form.
+//! - [`op`]: [`Op`], [`OpKind`], [`Process`].
+//! - [`history`]: [`History`], the linter, and [`Linted`] histories with
+//!   invocation/completion [`Pair`]s and grouping by key.
+//! - [`jsonl`]: the native JSON Lines reader (streaming, tolerant of a cut last
+//!   line) and writer.
+//! - [`edn`]: Jepsen `history.edn` reader and writer.
+//! - [`porcupine`]: Porcupine's Jepsen etcd log reader.
+//! - [`format`]: [`Format`] detection and reading/writing by format.
+//!
+//! # Errors
+//! Readers return errors that name the file and line; the linter returns every
+//! defect it finds, each with its line.
+
+pub mod edn;
+pub mod format;
+pub mod history;
+pub mod jsonl;
+pub mod op;
+pub mod porcupine;
+pub mod value;
+
+pub use format::{Format, Read, ReadError, read_path, read_str};
+pub use history::{History, LintError, LintFailure, LintKind, Linted, Pair};
+pub use op::{Op, OpKind, Process};
+pub use value::Value;
