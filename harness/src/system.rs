@@ -85,7 +85,8 @@ pub struct NodeProcess {
 /// pid file rewritten on every change.
 pub struct ProcessTable {
     host: Arc<dyn NodeHost>,
-    pids: Mutex<Vec<Option<u32>>>,
+    /// Per node: its pid and the marker its command line carries.
+    pids: Mutex<Vec<Option<(u32, String)>>>,
     pid_file: Option<PathBuf>,
 }
 
@@ -99,12 +100,12 @@ impl ProcessTable {
         &self.host
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<u32>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<(u32, String)>>> {
         self.pids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn pid(&self, node: usize) -> Option<u32> {
-        self.lock().get(node).copied().flatten()
+        self.lock().get(node).and_then(|p| p.as_ref().map(|(pid, _)| *pid))
     }
 
     /// Starts `node` unless it is running. `marker` must occur in the command line.
@@ -115,8 +116,8 @@ impl ProcessTable {
             return Ok(pid);
         }
         let pid = self.host.spawn(node, spec)?;
-        self.lock()[node] = Some(pid);
-        self.write_pid_file(marker);
+        self.lock()[node] = Some((pid, marker.to_string()));
+        self.write_pid_file();
         Ok(pid)
     }
 
@@ -186,14 +187,18 @@ impl ProcessTable {
         errors
     }
 
-    fn write_pid_file(&self, marker: &str) {
+    fn write_pid_file(&self) {
         let Some(path) = &self.pid_file else { return };
         let procs: Vec<NodeProcess> = self
             .lock()
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                p.map(|pid| NodeProcess { node: node_name(i), pid, marker: marker.to_string() })
+                p.as_ref().map(|(pid, marker)| NodeProcess {
+                    node: node_name(i),
+                    pid: *pid,
+                    marker: marker.clone(),
+                })
             })
             .collect();
         if let Ok(text) = serde_json::to_string_pretty(&procs) {

@@ -22,6 +22,7 @@
 //! - [`progress`]: the progress line and the harness log.
 
 pub mod control;
+pub mod fast_json;
 pub mod nemesis_hook;
 pub mod progress;
 pub mod recorder;

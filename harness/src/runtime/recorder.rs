@@ -14,7 +14,7 @@
 //! the reader tolerates).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -22,7 +22,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use history::Op;
-use history::jsonl::JsonlWriter;
+use history::jsonl::op_to_json_line;
+
+use crate::runtime::fast_json::push_op_line;
 
 /// How often the flusher thread writes the pending batch.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -32,11 +34,19 @@ struct Pending {
     ops: Vec<Op>,
 }
 
+/// The file side: the open file, a reused line buffer, and a spare batch vector
+/// (swapped with the pending one, so batches do not regrow from empty each time).
+struct Writer {
+    file: BufWriter<File>,
+    line_buf: Vec<u8>,
+    spare: Vec<Op>,
+}
+
 struct Shared {
     start: Instant,
     pending: Mutex<Pending>,
     /// Taken while writing, so batches reach the file in order.
-    writer: Mutex<Option<JsonlWriter<File>>>,
+    writer: Mutex<Option<Writer>>,
     /// The first write error; recording goes on (in memory) but the run is marked.
     error: Mutex<Option<String>>,
     closed: AtomicBool,
@@ -49,9 +59,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn flush(&self) {
         let mut writer = lock(&self.writer);
-        let ops = std::mem::take(&mut lock(&self.pending).ops);
         let Some(w) = writer.as_mut() else { return };
-        let result = ops.iter().try_for_each(|op| w.write(op)).and_then(|_| w.flush());
+        std::mem::swap(&mut lock(&self.pending).ops, &mut w.spare);
+        w.line_buf.clear();
+        for op in w.spare.drain(..) {
+            // The fast writer covers what clients record; anything else takes the
+            // general one. Both write the same bytes (tested in fast_json).
+            if !push_op_line(&mut w.line_buf, &op) {
+                w.line_buf.extend_from_slice(op_to_json_line(&op).as_bytes());
+                w.line_buf.push(b'\n');
+            }
+        }
+        let result = w.file.write_all(&w.line_buf).and_then(|_| w.file.flush());
         if let Err(e) = result {
             lock(&self.error).get_or_insert_with(|| format!("cannot write the history: {e}"));
         }
@@ -79,7 +98,11 @@ impl Recorder {
         let shared = Arc::new(Shared {
             start: Instant::now(),
             pending: Mutex::new(Pending { next_index: 0, ops: Vec::with_capacity(4096) }),
-            writer: Mutex::new(Some(JsonlWriter::new(file))),
+            writer: Mutex::new(Some(Writer {
+                file: BufWriter::with_capacity(1 << 16, file),
+                line_buf: Vec::with_capacity(1 << 20),
+                spare: Vec::with_capacity(4096),
+            })),
             error: Mutex::new(None),
             closed: AtomicBool::new(false),
         });
@@ -137,7 +160,7 @@ impl Recorder {
         }
         self.shared.flush();
         if let Some(w) = lock(&self.shared.writer).take() {
-            let synced = w.into_inner().and_then(|f| f.sync_all());
+            let synced = w.file.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all());
             if let Err(e) = synced {
                 lock(&self.shared.error)
                     .get_or_insert_with(|| format!("cannot sync the history: {e}"));
