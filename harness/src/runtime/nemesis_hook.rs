@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 
@@ -29,8 +30,8 @@ pub trait NemesisHook: Send {
     fn run<'a>(
         &'a mut self,
         recorder: &'a Recorder,
-        stats: &'a Stats,
-        stop: &'a Stop,
+        stats: &'a Arc<Stats>,
+        stop: &'a Arc<Stop>,
     ) -> BoxFuture<'a, Vec<String>>;
 
     /// Undoes every fault still active (heal partitions, resume paused nodes, restart
@@ -38,7 +39,7 @@ pub trait NemesisHook: Send {
     fn heal<'a>(
         &'a mut self,
         recorder: &'a Recorder,
-        stats: &'a Stats,
+        stats: &'a Arc<Stats>,
     ) -> BoxFuture<'a, Vec<String>>;
 }
 
@@ -57,13 +58,13 @@ impl NemesisHook for NoNemesis {
     fn run<'a>(
         &'a mut self,
         _: &'a Recorder,
-        _: &'a Stats,
-        _: &'a Stop,
+        _: &'a Arc<Stats>,
+        _: &'a Arc<Stop>,
     ) -> BoxFuture<'a, Vec<String>> {
         Box::pin(async { Vec::new() })
     }
 
-    fn heal<'a>(&'a mut self, _: &'a Recorder, _: &'a Stats) -> BoxFuture<'a, Vec<String>> {
+    fn heal<'a>(&'a mut self, _: &'a Recorder, _: &'a Arc<Stats>) -> BoxFuture<'a, Vec<String>> {
         Box::pin(async { Vec::new() })
     }
 }

@@ -29,6 +29,9 @@ use crate::runtime::fast_json::push_op_line;
 /// How often the flusher thread writes the pending batch.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
+/// Lines are handed to the file in chunks of about this many bytes.
+const LINE_CHUNK: usize = 256 * 1024;
+
 struct Pending {
     next_index: u64,
     ops: Vec<Op>,
@@ -61,16 +64,23 @@ impl Shared {
         let mut writer = lock(&self.writer);
         let Some(w) = writer.as_mut() else { return };
         std::mem::swap(&mut lock(&self.pending).ops, &mut w.spare);
-        w.line_buf.clear();
-        for op in w.spare.drain(..) {
+        let mut result = Ok(());
+        let Writer { file, line_buf, spare } = w;
+        line_buf.clear();
+        for op in spare.drain(..) {
             // The fast writer covers what clients record; anything else takes the
             // general one. Both write the same bytes (tested in fast_json).
-            if !push_op_line(&mut w.line_buf, &op) {
-                w.line_buf.extend_from_slice(op_to_json_line(&op).as_bytes());
-                w.line_buf.push(b'\n');
+            if !push_op_line(line_buf, &op) {
+                line_buf.extend_from_slice(op_to_json_line(&op).as_bytes());
+                line_buf.push(b'\n');
+            }
+            // Written in chunks: a small buffer stays in cache and never regrows.
+            if line_buf.len() >= LINE_CHUNK && result.is_ok() {
+                result = file.write_all(line_buf);
+                line_buf.clear();
             }
         }
-        let result = w.file.write_all(&w.line_buf).and_then(|_| w.file.flush());
+        let result = result.and_then(|_| file.write_all(line_buf)).and_then(|_| file.flush());
         if let Err(e) = result {
             lock(&self.error).get_or_insert_with(|| format!("cannot write the history: {e}"));
         }
@@ -97,11 +107,11 @@ impl Recorder {
         let file = File::create(path)?;
         let shared = Arc::new(Shared {
             start: Instant::now(),
-            pending: Mutex::new(Pending { next_index: 0, ops: Vec::with_capacity(4096) }),
+            pending: Mutex::new(Pending { next_index: 0, ops: Vec::with_capacity(16 * 1024) }),
             writer: Mutex::new(Some(Writer {
                 file: BufWriter::with_capacity(1 << 16, file),
-                line_buf: Vec::with_capacity(1 << 20),
-                spare: Vec::with_capacity(4096),
+                line_buf: Vec::with_capacity(LINE_CHUNK + 4096),
+                spare: Vec::with_capacity(16 * 1024),
             })),
             error: Mutex::new(None),
             closed: AtomicBool::new(false),
