@@ -44,6 +44,37 @@ pub struct Outcomes {
     pub open: u64,
 }
 
+/// Latency of completed operations of one function, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Latency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    fn of(mut nanos: Vec<u64>) -> Latency {
+        if nanos.is_empty() {
+            return Latency::default();
+        }
+        nanos.sort_unstable();
+        // Nearest-rank quantiles.
+        let q = |p: f64| {
+            let rank = ((p * nanos.len() as f64).ceil() as usize).clamp(1, nanos.len());
+            nanos[rank - 1] as f64 / 1e6
+        };
+        Latency {
+            count: nanos.len(),
+            p50_ms: q(0.50),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            max_ms: nanos[nanos.len() - 1] as f64 / 1e6,
+        }
+    }
+}
+
 /// What the analysis found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
@@ -56,6 +87,8 @@ pub struct Analysis {
     pub nemesis_operations: usize,
     pub by_f: BTreeMap<String, Outcomes>,
     pub totals: Outcomes,
+    /// Latency of `ok` operations per function.
+    pub latency_ok: BTreeMap<String, Latency>,
     pub keys: usize,
     pub warnings: Vec<String>,
 }
@@ -84,9 +117,14 @@ pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
     let mut by_f: BTreeMap<String, Outcomes> = BTreeMap::new();
     let mut totals = Outcomes::default();
     let mut client_operations = 0;
+    let mut latencies: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for pair in linted.client_pairs() {
         client_operations += 1;
         let f = &linted.ops()[pair.invoke].f;
+        if let Some(c) = pair.completion.filter(|_| linted.outcome(pair) == OpKind::Ok) {
+            let took = linted.ops()[c].time_ns.saturating_sub(linted.ops()[pair.invoke].time_ns);
+            latencies.entry(f.clone()).or_default().push(took);
+        }
         let entry = by_f.entry(f.clone()).or_default();
         for o in [entry, &mut totals] {
             match (pair.completion, linted.outcome(pair)) {
@@ -107,8 +145,26 @@ pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
         nemesis_operations,
         by_f,
         totals,
+        latency_ok: latencies.into_iter().map(|(f, l)| (f, Latency::of(l))).collect(),
         keys: linted.by_key().len(),
         warnings: linted.warnings().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let l = Latency::of((1..=100).map(|ms| ms * 1_000_000).collect());
+        assert_eq!(
+            (l.count, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms),
+            (100, 50.0, 95.0, 99.0, 100.0)
+        );
+        assert_eq!(Latency::of(vec![]), Latency::default());
+        let one = Latency::of(vec![3_000_000]);
+        assert_eq!((one.p50_ms, one.max_ms), (3.0, 3.0));
     }
 }
 

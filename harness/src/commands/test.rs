@@ -81,11 +81,45 @@ pub struct TestArgs {
     /// one machine do not collide.
     #[arg(long, default_value_t = 0)]
     pub loopback_net: u8,
+    /// Seconds between fault changes: a fault starts, lasts this long, everything
+    /// heals, and after this long the next fault starts (Jepsen's rhythm).
+    #[arg(long, default_value_t = 5.0)]
+    #[serde(default = "default_nemesis_interval")]
+    pub nemesis_interval: f64,
+    /// Partition shapes to draw from, comma separated: isolate-one, random-halves,
+    /// majorities-ring, bridge, primaries (cut the leader off).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "isolate-one,random-halves,majorities-ring,bridge"
+    )]
+    #[serde(default = "default_partitions")]
+    pub partitions: Vec<String>,
+    /// Where nodes run: `auto` (the lab when there are faults, else loopback),
+    /// `loopback` or `lab` (network namespaces; needs root).
+    #[arg(long, default_value = "auto")]
+    #[serde(default = "default_host")]
+    pub host: String,
     /// No progress line and no log echo on stderr (the summary is still printed).
     #[arg(long)]
     #[serde(default)]
     pub quiet: bool,
 }
+
+fn default_nemesis_interval() -> f64 {
+    5.0
+}
+
+fn default_partitions() -> Vec<String> {
+    PARTITION_SHAPES[..4].iter().map(|s| s.to_string()).collect()
+}
+
+fn default_host() -> String {
+    "auto".into()
+}
+
+pub const PARTITION_SHAPES: [&str; 5] =
+    ["isolate-one", "random-halves", "majorities-ring", "bridge", "primaries"];
 
 /// `test.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +184,21 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
         && !(r >= 0.0 && r.is_finite())
     {
         return bad(format!("--recovery must be >= 0 seconds, got {r}"));
+    }
+    if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
+        return bad(format!(
+            "--nemesis-interval must be > 0 seconds, got {}",
+            args.nemesis_interval
+        ));
+    }
+    if let Some(p) = args.partitions.iter().find(|p| !PARTITION_SHAPES.contains(&p.trim())) {
+        return bad(format!(
+            "unknown partition shape {p:?} (known: {})",
+            PARTITION_SHAPES.join(", ")
+        ));
+    }
+    if !["auto", "loopback", "lab"].contains(&args.host.as_str()) {
+        return bad(format!("unknown host {:?} (known: auto, loopback, lab)", args.host));
     }
     if !["etcd", "memory"].contains(&args.system.as_str()) {
         return bad(format!("unknown system {:?} (known: etcd, memory)", args.system));
@@ -488,9 +537,14 @@ pub fn print_summary(
             &format!("{} / {} / {} / {}", t.ok, t.fail, t.info, t.open),
         ]);
         for (f, o) in &a.by_f {
+            let latency = a
+                .latency_ok
+                .get(f)
+                .map(|l| format!("; ok latency p50 {:.1} ms, p99 {:.1} ms", l.p50_ms, l.p99_ms))
+                .unwrap_or_default();
             b.push_record([
                 format!("  {f}"),
-                format!("{} / {} / {} / {}", o.ok, o.fail, o.info, o.open),
+                format!("{} / {} / {} / {}{latency}", o.ok, o.fail, o.info, o.open),
             ]);
         }
         b.push_record(["keys", &a.keys.to_string()]);

@@ -65,6 +65,9 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         recovery: None,
         pre_vote: true,
         loopback_net: net,
+        nemesis_interval: 5.0,
+        partitions: vec!["isolate-one".into()],
+        host: "auto".into(),
         quiet: true,
     }
 }
