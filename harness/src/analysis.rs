@@ -151,6 +151,21 @@ pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
     }
 }
 
+/// The checker seam. Until the `checkers` crate provides the model named by `spec`,
+/// a history cannot be judged: `unknown`, with the reason.
+pub fn judge(_linted: &Linted, spec: &CheckerSpec, analysis: &Analysis) -> (Verdict, String) {
+    if analysis.totals.ok == 0 {
+        return (
+            Verdict::Unknown,
+            "no client operation succeeded: too little happened to judge".into(),
+        );
+    }
+    (
+        Verdict::Unknown,
+        format!("no checker for the {} model is available in this build", spec.model),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,19 +181,4 @@ mod tests {
         let one = Latency::of(vec![3_000_000]);
         assert_eq!((one.p50_ms, one.max_ms), (3.0, 3.0));
     }
-}
-
-/// The checker seam. Until the `checkers` crate provides the model named by `spec`,
-/// a history cannot be judged: `unknown`, with the reason.
-pub fn judge(_linted: &Linted, spec: &CheckerSpec, analysis: &Analysis) -> (Verdict, String) {
-    if analysis.totals.ok == 0 {
-        return (
-            Verdict::Unknown,
-            "no client operation succeeded: too little happened to judge".into(),
-        );
-    }
-    (
-        Verdict::Unknown,
-        format!("no checker for the {} model is available in this build", spec.model),
-    )
 }
