@@ -14,6 +14,7 @@
 //!   invisible, which is "never"); a cas is `CasUnknown`, which swaps when the compare
 //!   holds and otherwise leaves the state alone (a failed compare is a no-op, so
 //!   this is "happened or not").
+//!
 //! Our checker drops `fail` ops and unknown reads and uses its own cas shortcut, so
 //! the test also checks those simplifications.
 

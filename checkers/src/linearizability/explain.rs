@@ -70,7 +70,10 @@ pub fn anomaly<M: Model>(
         states_before: blocked
             .states
             .iter()
-            .map(|s| model.describe_state(s, &part.values))
+            .map(|(s, run)| {
+                let run: Vec<M::Op> = run.iter().map(|&i| part.ops[i as usize]).collect();
+                model.describe_reached(s, &run, &part.values)
+            })
             .collect(),
         more_states: blocked.more_states,
     }

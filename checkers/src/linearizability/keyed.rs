@@ -112,11 +112,20 @@ impl<M: Model> Model for Keyed<'_, M> {
     }
 
     fn describe_state(&self, state: &Self::State, values: &Values) -> String {
+        self.describe_reached(state, &[], values)
+    }
+
+    fn describe_reached(&self, state: &Self::State, run: &[Self::Op], values: &Values) -> String {
         let parts: Vec<String> = values
             .names()
             .iter()
             .zip(state.states.iter())
-            .map(|(k, s)| format!("{k}: {}", self.0.describe_state(s, values)))
+            .enumerate()
+            .map(|(slot, (k, s))| {
+                let own: Vec<M::Op> =
+                    run.iter().filter(|o| o.slot as usize == slot).map(|o| o.op).collect();
+                format!("{k}: {}", self.0.describe_reached(s, &own, values))
+            })
             .collect();
         format!("{{{}}}", parts.join(", "))
     }

@@ -73,6 +73,12 @@ pub trait Model: Sync {
 
     /// "3", "nil", "held".
     fn describe_state(&self, state: &Self::State, values: &Values) -> String;
+
+    /// Describes `state`, reached by applying `run` to the initial state; for models
+    /// whose states cannot be described alone (hashes of strings, say).
+    fn describe_reached(&self, state: &Self::State, _run: &[Self::Op], values: &Values) -> String {
+        self.describe_state(state, values)
+    }
 }
 
 /// Interns history values into small ids, so models can compare values as integers.

@@ -13,7 +13,7 @@ use super::compile::{Compiled, NONE};
 use super::model::Model;
 
 const NIL: u32 = u32::MAX;
-/// Steps between looks at the clock (a step is tens of nanoseconds).
+/// Steps between looks at the clock (a power of two; a step is tens of nanoseconds).
 const CHECK_EVERY: u64 = 1024;
 /// States kept for the explanation of a failure.
 pub const MAX_STATES: usize = 8;
@@ -34,8 +34,9 @@ pub struct Blocked<S> {
     pub op: u32,
     /// A linearization (op ids, in order) of everything before that return.
     pub prefix: Vec<u32>,
-    /// Distinct states in which the search stood at that return (up to MAX_STATES).
-    pub states: Vec<S>,
+    /// Distinct states in which the search stood at that return (up to MAX_STATES),
+    /// each with the linearization (op ids) that led to it.
+    pub states: Vec<(S, Vec<u32>)>,
     /// More states than MAX_STATES were seen.
     pub more_states: bool,
 }
@@ -138,7 +139,7 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
             return done(Found::Valid, steps, &cache);
         }
         steps += 1;
-        if steps % CHECK_EVERY == 0 {
+        if steps & (CHECK_EVERY - 1) == 0 {
             if limits.stop.load(Ordering::Relaxed) {
                 return done(Found::Unknown(GaveUp::Stopped), steps, &cache);
             }
@@ -210,9 +211,9 @@ fn note_block<S: Copy + Eq>(
 ) {
     match best {
         Some((r, b)) if *r == rank => {
-            if !b.states.contains(state) {
+            if !b.states.iter().any(|(s, _)| s == state) {
                 if b.states.len() < MAX_STATES {
-                    b.states.push(*state);
+                    b.states.push((*state, stack.iter().map(|&(j, _)| j).collect()));
                 } else {
                     b.more_states = true;
                 }
@@ -220,14 +221,10 @@ fn note_block<S: Copy + Eq>(
         }
         Some((r, _)) if *r > rank => {}
         _ => {
+            let prefix: Vec<u32> = stack.iter().map(|&(j, _)| j).collect();
             *best = Some((
                 rank,
-                Blocked {
-                    op,
-                    prefix: stack.iter().map(|&(j, _)| j).collect(),
-                    states: vec![*state],
-                    more_states: false,
-                },
+                Blocked { op, states: vec![(*state, prefix.clone())], prefix, more_states: false },
             ))
         }
     }

@@ -145,13 +145,30 @@ impl Model for Kv {
     fn describe_state(&self, state: &StrState, values: &Values) -> String {
         // States are hashes; name the string when some operation carried it whole.
         for (id, v) in values.all().iter().enumerate() {
-            if let Value::Str(s) = v {
-                if Piece::of(s, id as u32).s == *state {
-                    return v.to_string();
-                }
+            if let Value::Str(s) = v
+                && Piece::of(s, id as u32).s == *state
+            {
+                return v.to_string();
             }
         }
         format!("a string of {} bytes that no operation read or wrote whole", state.len)
+    }
+
+    fn describe_reached(&self, state: &StrState, run: &[KvOp], values: &Values) -> String {
+        // replay the run on real strings
+        let mut text = self.initial.clone();
+        for op in run {
+            match op {
+                KvOp::Get(_) => {}
+                KvOp::Put(p) => text = values.get(p.id).as_str().unwrap_or("").to_string(),
+                KvOp::Append(p) => text += values.get(p.id).as_str().unwrap_or(""),
+            }
+        }
+        if Piece::of(&text, 0).s == *state {
+            Value::Str(text).to_string()
+        } else {
+            self.describe_state(state, values)
+        }
     }
 }
 
