@@ -6,27 +6,86 @@
 //! candidates). The hash of a bitset is Zobrist's (the XOR of a random word per
 //! member), maintained incrementally by the search, so computing a key is O(1).
 //!
-//! Memory is bounded: before any vector grows, the cache computes what it would use
-//! afterwards and refuses ([`Full`]) when that exceeds its budget.
+//! Memory is bounded: before any vector grows, the cache takes the bytes of the new
+//! allocation from a [`Budget`] shared by all partitions searched at once (and gives
+//! back the old one after), and refuses ([`Full`]) when the budget is spent.
 
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The cache would exceed its memory budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
-pub struct Cache<S> {
+/// Bytes the caches of one check may hold together.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Budget {
+        Budget { limit, used: AtomicUsize::new(0) }
+    }
+
+    fn take(&self, bytes: usize) -> Result<(), Full> {
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > self.limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(Full);
+        }
+        Ok(())
+    }
+
+    fn give(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+pub struct Cache<'b, S> {
     words: usize,
     /// Entry index + 1; 0 = empty.
     slots: Vec<u32>,
     keys: Vec<(u64, S)>,
     arena: Vec<u64>,
-    budget: usize,
+    budget: &'b Budget,
+    /// Bytes taken from the budget and not yet given back.
+    taken: usize,
 }
 
-impl<S: Copy + Eq + Hash> Cache<S> {
-    pub fn new(words: usize, budget: usize) -> Cache<S> {
-        Cache { words, slots: vec![0; 1024], keys: Vec::new(), arena: Vec::new(), budget }
+impl<S> Drop for Cache<'_, S> {
+    fn drop(&mut self) {
+        self.budget.give(self.taken);
+    }
+}
+
+impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
+    const INITIAL_SLOTS: usize = 1024;
+
+    pub fn new(words: usize, budget: &'b Budget) -> Result<Cache<'b, S>, Full> {
+        let taken = Self::INITIAL_SLOTS * 4;
+        budget.take(taken)?;
+        Ok(Cache {
+            words,
+            slots: vec![0; Self::INITIAL_SLOTS],
+            keys: Vec::new(),
+            arena: Vec::new(),
+            budget,
+            taken,
+        })
+    }
+
+    /// Takes `new` bytes before an allocation that replaces one of `old` bytes.
+    fn grow_budget(&mut self, new: usize) -> Result<(), Full> {
+        self.budget.take(new)?;
+        self.taken += new;
+        Ok(())
+    }
+
+    fn shrink_budget(&mut self, old: usize) {
+        self.budget.give(old);
+        self.taken -= old;
     }
 
     pub fn len(&self) -> usize {
@@ -80,38 +139,29 @@ impl<S: Copy + Eq + Hash> Cache<S> {
         Ok(true)
     }
 
-    /// Doubles `keys` and `arena` by hand when full, after checking the budget.
+    /// Doubles `keys` and `arena` by hand when full, within the budget. While a
+    /// vector moves, old and new allocations both exist: both are counted.
     fn reserve(&mut self) -> Result<(), Full> {
         let key_size = std::mem::size_of::<(u64, S)>();
-        let mut extra = 0;
-        let grow_keys = self.keys.len() == self.keys.capacity();
-        let grow_arena = self.arena.len() + self.words > self.arena.capacity();
-        if grow_keys {
-            extra += self.keys.capacity().max(256) * key_size;
+        if self.keys.len() == self.keys.capacity() {
+            let (old, add) = (self.keys.capacity(), self.keys.capacity().max(256));
+            self.grow_budget((old + add) * key_size)?;
+            self.keys.reserve_exact(add);
+            self.shrink_budget(old * key_size);
         }
-        if grow_arena {
-            extra += self.arena.capacity().max(256 * self.words) * 8;
-        }
-        if extra == 0 {
-            return Ok(());
-        }
-        if self.bytes() + extra > self.budget {
-            return Err(Full);
-        }
-        if grow_keys {
-            self.keys.reserve_exact(self.keys.capacity().max(256));
-        }
-        if grow_arena {
-            self.arena.reserve_exact(self.arena.capacity().max(256 * self.words));
+        if self.arena.len() + self.words > self.arena.capacity() {
+            let (old, add) = (self.arena.capacity(), self.arena.capacity().max(256 * self.words));
+            self.grow_budget((old + add) * 8)?;
+            self.arena.reserve_exact(add);
+            self.shrink_budget(old * 8);
         }
         Ok(())
     }
 
     fn grow_slots(&mut self) -> Result<(), Full> {
         let new_len = self.slots.len() * 2;
-        if self.bytes() + new_len * 4 > self.budget {
-            return Err(Full);
-        }
+        self.grow_budget(new_len * 4)?;
+        let old = self.slots.len() * 4;
         let mut slots = vec![0u32; new_len];
         let mask = new_len - 1;
         for (e, (h, _)) in self.keys.iter().enumerate() {
@@ -122,6 +172,7 @@ impl<S: Copy + Eq + Hash> Cache<S> {
             slots[at] = e as u32 + 1;
         }
         self.slots = slots;
+        self.shrink_budget(old);
         Ok(())
     }
 }
@@ -206,7 +257,8 @@ mod tests {
 
     #[test]
     fn exact_membership_and_growth() {
-        let mut c: Cache<u32> = Cache::new(2, usize::MAX);
+        let budget = Budget::new(usize::MAX);
+        let mut c: Cache<u32> = Cache::new(2, &budget).unwrap();
         for i in 0..5000u64 {
             // same hash for every entry: equality must come from state and bits
             assert_eq!(c.insert(7, &(i as u32 % 3), &[i, 0]), Ok(true));
@@ -219,8 +271,9 @@ mod tests {
     }
 
     #[test]
-    fn budget_refuses_growth() {
-        let mut c: Cache<u32> = Cache::new(1, 64 * 1024);
+    fn budget_refuses_growth_and_is_given_back() {
+        let budget = Budget::new(64 * 1024);
+        let mut c: Cache<u32> = Cache::new(1, &budget).unwrap();
         let mut refused = false;
         for i in 0..100_000u64 {
             match c.insert(i, &0, &[i]) {
@@ -233,5 +286,8 @@ mod tests {
         }
         assert!(refused);
         assert!(c.bytes() <= 64 * 1024, "{}", c.bytes());
+        assert_eq!(budget.used.load(Ordering::Relaxed), c.taken);
+        drop(c);
+        assert_eq!(budget.used.load(Ordering::Relaxed), 0);
     }
 }

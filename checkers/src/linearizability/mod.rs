@@ -42,8 +42,8 @@ use crate::verdict::{Anomaly, CheckError, Checker, Outcome, Stats, Verdict};
 pub struct Options {
     /// Give up with `Unknown` after this long (measured from the start of the check).
     pub time_limit: Option<Duration>,
-    /// Give up with `Unknown` before the caches of all running partitions together
-    /// would exceed this many bytes.
+    /// Give up with `Unknown` before the caches of the partitions being searched
+    /// would together exceed this many bytes.
     pub memory_limit: usize,
     /// Split the history by key when the model allows it (P-compositionality).
     pub partition: bool,

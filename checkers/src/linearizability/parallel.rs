@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::Options;
+use super::cache::Budget;
 use super::compile::Compiled;
 use super::model::Model;
 use super::search::{Blocked, Found, GaveUp, Limits, Searched, search};
@@ -57,7 +58,8 @@ pub fn run<M: Model>(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let threads = cores.clamp(1, parts.len().max(1));
     let stop = AtomicBool::new(false);
-    let limits = Limits { deadline, memory_bytes: options.memory_limit / threads, stop: &stop };
+    let memory = Budget::new(options.memory_limit);
+    let limits = Limits { deadline, memory: &memory, stop: &stop };
     let mut order: Vec<usize> = (0..parts.len()).collect();
     order.sort_by_key(|&p| std::cmp::Reverse(parts[p].len()));
     let results: Mutex<Vec<Option<Searched<M::State>>>> =

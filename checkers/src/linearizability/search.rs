@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::cache::{Cache, Full, zobrist_keys};
+use super::cache::{Budget, Cache, Full, zobrist_keys};
 use super::compile::{Compiled, NONE};
 use super::model::Model;
 
@@ -59,7 +59,8 @@ pub struct Searched<S> {
 /// When to give up.
 pub struct Limits<'a> {
     pub deadline: Option<Instant>,
-    pub memory_bytes: usize,
+    /// Cache memory, shared by the partitions searched at the same time.
+    pub memory: &'a Budget,
     pub stop: &'a AtomicBool,
 }
 
@@ -116,7 +117,14 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
     let words = n.div_ceil(64).max(1);
     let mut bits = vec![0u64; words];
     let zobrist = zobrist_keys(n);
-    let mut cache: Cache<M::State> = Cache::new(words, limits.memory_bytes);
+    let Ok(mut cache) = Cache::<M::State>::new(words, limits.memory) else {
+        return Searched {
+            found: Found::Unknown(GaveUp::MemoryLimit),
+            steps: 0,
+            cache_entries: 0,
+            cache_bytes: 0,
+        };
+    };
     let mut stack: Vec<(u32, M::State)> = Vec::with_capacity(n);
     let mut state = part.init;
     let mut hash = 0u64;
