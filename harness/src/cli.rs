@@ -24,6 +24,8 @@ pub enum Command {
     /// Read, convert and lint history files.
     #[command(subcommand)]
     History(HistoryCmd),
+    /// Check histories for linearizability against a model.
+    Check(commands::check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,5 +83,6 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::History(HistoryCmd::Lint { file, format }) => {
             commands::history::lint(&file, format)
         }
+        Command::Check(args) => commands::check::run(&args),
     }
 }

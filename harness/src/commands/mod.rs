@@ -1,3 +1,4 @@
 //! One module per subcommand family.
 
+pub mod check;
 pub mod history;
