@@ -35,6 +35,8 @@ pub enum Command {
     /// Run a test again with a run's options and seed; check the same operations and
     /// fault schedule were generated.
     Replay { run_dir: PathBuf },
+    /// Check histories for linearizability against a model.
+    Check(commands::check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,5 +97,6 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Test(args) => commands::test::run_test(*args).map(|(exit, _)| exit),
         Command::Analyze { run_dir } => commands::analyze::analyze(&run_dir),
         Command::Replay { run_dir } => commands::replay::replay(&run_dir),
+        Command::Check(args) => commands::check::run(&args),
     }
 }

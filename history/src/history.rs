@@ -117,13 +117,16 @@ pub struct LintFailure {
 }
 
 impl fmt::Display for LintFailure {
+    /// One defect per line: `file:line: message` (or `line N: message`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let src = self.history.source.as_ref().map(|p| format!("{}: ", p.display()));
         for (i, e) in self.errors.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}{e}", src.as_deref().unwrap_or(""))?;
+            match &self.history.source {
+                Some(p) => write!(f, "{}:{}: {}", p.display(), e.line, e.message)?,
+                None => write!(f, "{e}")?,
+            }
         }
         Ok(())
     }

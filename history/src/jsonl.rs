@@ -189,7 +189,7 @@ mod tests {
         let mut r = JsonlReader::new(text.as_bytes());
         let ops: Vec<_> = r.by_ref().collect::<Result<_, _>>().unwrap();
         assert_eq!(ops.len(), 1);
-        assert_eq!(r.truncated, Some((2, 18)));
+        assert_eq!(r.truncated, Some((2, 17)));
     }
 
     #[test]
