@@ -1,15 +1,20 @@
 //! From a recorded history to a verdict: read `history.jsonl`, lint it, count what
 //! happened, and hand it to the workload's checker.
 //!
-//! The checker is the seam to the `checkers` crate: [`judge`] turns a linted history
-//! and the workload's [`CheckerSpec`] into a [`Verdict`]. Without a checker for the
-//! spec's model the verdict is `unknown` (exit 2), never `valid`: an unchecked run is
-//! not green.
+//! [`judge`] hands the linted history to the `checkers` crate's linearizability
+//! checker for the workload's model. A workload over independent keys (Jepsen's
+//! `independent` checker) is split here: one sub-history per key, each checked on
+//! its own, verdicts merged (invalid beats unknown beats valid). The whole check has
+//! a time budget; a key that cannot be decided within it is `unknown`, and an
+//! unchecked run is never `valid`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use history::{Linted, OpKind};
+use checkers::linearizability::Options;
+use checkers::models::ModelName;
+use history::{History, Linted, OpKind, Pair, Value};
 use serde::Serialize;
 use workloads::CheckerSpec;
 
@@ -91,7 +96,29 @@ pub struct Analysis {
     pub latency_ok: BTreeMap<String, Latency>,
     pub keys: usize,
     pub warnings: Vec<String>,
+    /// Sub-histories the checker judged (one per key when split by key).
+    pub checked: usize,
+    /// The checker's full outcome for every key that was not valid.
+    pub not_valid: Vec<KeyOutcome>,
+    pub check_seconds: f64,
 }
+
+/// The checker's outcome for one key.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyOutcome {
+    /// The key as the history writes it (JSON form of the value).
+    #[serde(serialize_with = "key_json")]
+    pub key: Option<Value>,
+    pub outcome: checkers::Outcome,
+}
+
+fn key_json<S: serde::Serializer>(key: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize as _;
+    key.as_ref().map(Value::to_json).serialize(s)
+}
+
+/// How long a whole check may take before its open keys are `unknown`.
+pub const CHECK_BUDGET: Duration = Duration::from_secs(120);
 
 /// Reads, lints and judges a history file. Unusable input is a 254 failure naming
 /// the file and line.
@@ -106,9 +133,7 @@ pub fn analyze_file(path: &Path, spec: &CheckerSpec) -> Result<Analysis, Failure
     })?;
     let mut analysis = summarize(&linted, spec);
     analysis.warnings.extend(read.warnings);
-    let (verdict, explanation) = judge(&linted, spec, &analysis);
-    analysis.verdict = verdict;
-    analysis.explanation = explanation;
+    judge(&linted, spec, &mut analysis, CHECK_BUDGET)?;
     Ok(analysis)
 }
 
@@ -148,22 +173,103 @@ pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
         latency_ok: latencies.into_iter().map(|(f, l)| (f, Latency::of(l))).collect(),
         keys: linted.by_key().len(),
         warnings: linted.warnings().to_vec(),
+        checked: 0,
+        not_valid: Vec::new(),
+        check_seconds: 0.0,
     }
 }
 
-/// The checker seam. Until the `checkers` crate provides the model named by `spec`,
-/// a history cannot be judged: `unknown`, with the reason.
-pub fn judge(_linted: &Linted, spec: &CheckerSpec, analysis: &Analysis) -> (Verdict, String) {
-    if analysis.totals.ok == 0 {
-        return (
-            Verdict::Unknown,
-            "no client operation succeeded: too little happened to judge".into(),
-        );
+/// The operations of some pairs as a history of their own (original order, lines and
+/// source kept, so the checker's messages point into the real file).
+fn sub_history(linted: &Linted, pairs: &[Pair]) -> History {
+    let mut positions: Vec<usize> =
+        pairs.iter().flat_map(|p| std::iter::once(p.invoke).chain(p.completion)).collect();
+    positions.sort_unstable();
+    let full = linted.history();
+    let ops = positions.iter().map(|&i| full.ops[i].clone()).collect();
+    let lines = positions.iter().map(|&i| full.lines.get(i).copied().unwrap_or(i + 1)).collect();
+    let mut h = History::with_lines(ops, lines);
+    h.source = full.source.clone();
+    h
+}
+
+fn verdict_of(v: checkers::Verdict) -> Verdict {
+    match v {
+        checkers::Verdict::Valid => Verdict::Valid,
+        checkers::Verdict::Invalid => Verdict::Invalid,
+        checkers::Verdict::Unknown => Verdict::Unknown,
     }
-    (
-        Verdict::Unknown,
-        format!("no checker for the {} model is available in this build", spec.model),
-    )
+}
+
+/// Runs the workload's checker and sets the verdict and explanation of `analysis`.
+/// A history the model cannot read is unusable input (254).
+pub fn judge(
+    linted: &Linted,
+    spec: &CheckerSpec,
+    analysis: &mut Analysis,
+    budget: Duration,
+) -> Result<(), Failure> {
+    let started = Instant::now();
+    if analysis.totals.ok == 0 {
+        analysis.verdict = Verdict::Unknown;
+        analysis.explanation = "no client operation succeeded: too little happened to judge".into();
+        return Ok(());
+    }
+    let model: ModelName = spec.model.parse().map_err(Failure::crash)?;
+    let groups: Vec<(Option<Value>, Vec<Pair>)> = if spec.split_by_key {
+        linted.by_key().into_iter().collect()
+    } else {
+        vec![(None, linted.client_pairs().copied().collect())]
+    };
+    let mut verdict = checkers::Verdict::Valid;
+    for (key, pairs) in groups {
+        let sub = sub_history(linted, &pairs);
+        let sub = sub.lint().map_err(|f| Failure::bad_input(format!("key {key:?}: {f}")))?;
+        let left = budget.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        let options = Options { time_limit: Some(left), partition: false, ..Options::default() };
+        let checker = model.linearizable(None, options).map_err(Failure::crash)?;
+        let outcome = checker.check(&sub).map_err(Failure::bad_input)?;
+        analysis.checked += 1;
+        verdict = verdict.merge(outcome.verdict);
+        if outcome.verdict != checkers::Verdict::Valid {
+            analysis.not_valid.push(KeyOutcome { key, outcome });
+        }
+    }
+    analysis.check_seconds = started.elapsed().as_secs_f64();
+    analysis.verdict = verdict_of(verdict);
+    let keys = |v: checkers::Verdict| {
+        analysis.not_valid.iter().filter(|k| k.outcome.verdict == v).collect::<Vec<_>>()
+    };
+    let what = if spec.split_by_key { "keys" } else { "histories" };
+    analysis.explanation = match verdict {
+        checkers::Verdict::Valid => format!(
+            "linearizable: all {} {what} have a legal {} order",
+            analysis.checked, spec.model
+        ),
+        checkers::Verdict::Invalid => {
+            let bad = keys(checkers::Verdict::Invalid);
+            let first = &bad[0];
+            let key = first.key.as_ref().map(|k| format!("key {k}: ")).unwrap_or_default();
+            format!(
+                "not linearizable ({} of {} {what}); {key}{}: {}",
+                bad.len(),
+                analysis.checked,
+                first.outcome.reason,
+                first.outcome.explanation
+            )
+        }
+        checkers::Verdict::Unknown => {
+            let open = keys(checkers::Verdict::Unknown);
+            format!(
+                "undecided for {} of {} {what} (e.g. {}: {})",
+                open.len(),
+                analysis.checked,
+                open[0].key.as_ref().map_or("the history".into(), |k| format!("key {k}")),
+                open[0].outcome.reason
+            )
+        }
+    };
+    Ok(())
 }
 
 #[cfg(test)]

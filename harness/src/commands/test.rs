@@ -30,8 +30,9 @@ use crate::systems::memory::Memory;
 /// Every option of a test run; recorded in `test.json`, so `replay` can repeat it.
 #[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
 pub struct TestArgs {
-    /// The system under test: `etcd` (Debian's etcd-server) or `memory` (in-process,
-    /// for testing the harness itself).
+    /// The system under test: `etcd` (Debian's etcd-server), `memory` (in-process,
+    /// for testing the harness itself) or `memory-stale` (the same with a stale-read
+    /// bug: a negative control that must come out invalid).
     #[arg(long, default_value = "etcd")]
     pub system: String,
     /// The workload: `register`.
@@ -200,8 +201,11 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
     if !["auto", "loopback", "lab"].contains(&args.host.as_str()) {
         return bad(format!("unknown host {:?} (known: auto, loopback, lab)", args.host));
     }
-    if !["etcd", "memory"].contains(&args.system.as_str()) {
-        return bad(format!("unknown system {:?} (known: etcd, memory)", args.system));
+    if !["etcd", "memory", "memory-stale"].contains(&args.system.as_str()) {
+        return bad(format!(
+            "unknown system {:?} (known: etcd, memory, memory-stale)",
+            args.system
+        ));
     }
     let mut faults: Vec<String> = Vec::new();
     for n in &args.nemesis {
@@ -268,6 +272,9 @@ pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
             let etcd = Etcd::new(options, host.clone(), ctx.run.path.clone())
                 .map_err(|e| Failure::crash(e.to_string()))?;
             run_system(etcd, host.as_ref(), &ctx, &runtime)
+        }
+        "memory-stale" => {
+            run_system(Memory::with_stale_reads(ctx.args.nodes), host.as_ref(), &ctx, &runtime)
         }
         _ => run_system(Memory::new(ctx.args.nodes), host.as_ref(), &ctx, &runtime),
     };
@@ -552,6 +559,9 @@ pub fn print_summary(
     b.push_record(["verdict", &format!("{} (exit {})", verdict_name(exit), exit.code())]);
     b.push_record(["why", explanation]);
     let mut table = b.build();
-    table.with(tabled::settings::Style::rounded());
+    table.with(tabled::settings::Style::rounded()).with(
+        tabled::settings::Modify::new(tabled::settings::object::Columns::one(1))
+            .with(tabled::settings::Width::wrap(100)),
+    );
     println!("{table}");
 }

@@ -21,19 +21,28 @@ type Registers = Arc<Mutex<HashMap<Value, Value>>>;
 pub struct Memory {
     nodes: usize,
     registers: Registers,
+    stale_reads: bool,
 }
 
 impl Memory {
     pub fn new(nodes: usize) -> Memory {
-        Memory { nodes: nodes.max(1), registers: Arc::default() }
+        Memory { nodes: nodes.max(1), registers: Arc::default(), stale_reads: false }
+    }
+
+    /// The same store with the stale-read bug (see the module docs).
+    pub fn with_stale_reads(nodes: usize) -> Memory {
+        Memory { stale_reads: true, ..Memory::new(nodes) }
     }
 }
+
+/// How often a buggy client refreshes its copy: every this many reads.
+const REFRESH_EVERY: u64 = 4;
 
 impl System for Memory {
     type Client = MemoryClient;
 
     fn name(&self) -> &'static str {
-        "memory"
+        if self.stale_reads { "memory-stale" } else { "memory" }
     }
 
     fn node_count(&self) -> usize {
@@ -81,7 +90,12 @@ impl System for Memory {
     }
 
     fn client(&self, node: usize) -> Result<MemoryClient, SystemError> {
-        Ok(MemoryClient { registers: self.registers.clone(), node: node_name(node) })
+        Ok(MemoryClient {
+            registers: self.registers.clone(),
+            node: node_name(node),
+            stale: self.stale_reads.then(HashMap::new),
+            reads: 0,
+        })
     }
 }
 
@@ -89,6 +103,9 @@ impl System for Memory {
 pub struct MemoryClient {
     registers: Registers,
     node: String,
+    /// The buggy client's own copy of the registers.
+    stale: Option<HashMap<Value, Value>>,
+    reads: u64,
 }
 
 impl Client for MemoryClient {
@@ -99,6 +116,16 @@ impl Client for MemoryClient {
     async fn invoke(&mut self, op: &Invocation) -> Completion {
         let key = op.key.clone().unwrap_or(Value::Nil);
         let mut regs = self.registers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(copy) = &mut self.stale {
+            // Refresh what this client is about to touch, except on most reads.
+            self.reads += u64::from(op.f == "read");
+            if op.f != "read" || self.reads.is_multiple_of(REFRESH_EVERY) {
+                copy.insert(key.clone(), regs.get(&key).cloned().unwrap_or(Value::Nil));
+            }
+            if op.f == "read" {
+                return Completion::ok(copy.get(&key).cloned().unwrap_or(Value::Nil));
+            }
+        }
         match op.f {
             "read" => Completion::ok(regs.get(&key).cloned().unwrap_or(Value::Nil)),
             "write" => {
