@@ -1,0 +1,485 @@
+//! The lab: one network namespace per node plus a switch namespace whose bridge
+//! joins them, all named `<prefix>-…` with a prefix unique to the run.
+//!
+//! ```text
+//!   <prefix>-n1 [eth0 198.18.0.1] ──veth── p1 ┐
+//!   <prefix>-n2 [eth0 198.18.0.2] ──veth── p2 ├─ br0 198.18.0.254  (<prefix>-sw)
+//!   ...                                       ┘   + table bridge faultline
+//! ```
+//!
+//! Every lab has its own switch, so all labs may use the same addresses without
+//! meeting. Clients reach nodes from the switch namespace ([`Lab::in_switch`]),
+//! the nemesis cuts links with one nftables table in the switch namespace.
+//! A lab is removed when dropped (see [`crate::cleanup`] for signals and crashes),
+//! except a lab brought up by hand for a developer, which lives until `lab down`.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::cleanup::{self, TeardownReport};
+use crate::error::{NemesisError, Result};
+use crate::exec;
+use crate::faults::NetFaults;
+use crate::netns;
+use crate::prereq;
+use crate::process::{self, ProcessSpec};
+use crate::state::{LabState, NodeRecord, Owner, PREFIX_STEM, ProcessRecord, run_dir};
+
+/// The most nodes a lab holds (one /24, the switch takes .254).
+pub const MAX_NODES: usize = 200;
+
+/// A node's address: 198.18.0.<index+1>, in the benchmarking range nobody routes.
+pub fn node_addr(index: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, (index + 1) as u8)
+}
+
+/// The bridge's address in the switch namespace, where clients live.
+pub const SWITCH_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
+
+/// How to build a lab.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    pub nodes: usize,
+    /// A lab brought up by hand: it survives this process and `Drop`.
+    pub persistent: bool,
+}
+
+impl LabConfig {
+    pub fn nodes(nodes: usize) -> LabConfig {
+        LabConfig { nodes, persistent: false }
+    }
+}
+
+/// A handle on one process spawned in the lab; stays valid across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcHandle {
+    pub id: usize,
+    pub node: usize,
+}
+
+/// A lab, shared by the harness, its clients and the nemesis.
+#[derive(Clone)]
+pub struct Lab {
+    pub(crate) inner: Arc<LabInner>,
+}
+
+pub(crate) struct LabInner {
+    pub(crate) state: Mutex<LabState>,
+    /// Children this process started, so we can reap them.
+    children: Mutex<HashMap<usize, Child>>,
+    /// The lab's network faults as currently applied.
+    pub(crate) net: Mutex<NetFaults>,
+    persistent: bool,
+    torn_down: AtomicBool,
+    prefix: String,
+}
+
+static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not stop cleanup: the data is still meaningful.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Lab {
+    /// Builds a lab: checks prerequisites, sweeps stale labs of crashed runs,
+    /// claims a unique prefix, records the marker, then creates the namespaces.
+    pub fn create(config: LabConfig) -> Result<Lab> {
+        if config.nodes == 0 || config.nodes > MAX_NODES {
+            return Err(NemesisError::Invalid(format!(
+                "a lab has 1 to {MAX_NODES} nodes, not {}",
+                config.nodes
+            )));
+        }
+        prereq::check(prereq::LAB_TOOLS)?;
+        let (_, errors) = cleanup::sweep_stale();
+        for e in errors {
+            eprintln!("faultline: warning: {e}");
+        }
+        let dir_root = run_dir();
+        std::fs::create_dir_all(&dir_root)
+            .map_err(|e| NemesisError::io(format!("creating {}", dir_root.display()), e))?;
+        // Claim a prefix with mkdir, which is atomic: pid + per-process counter make
+        // collisions rare, mkdir makes them impossible.
+        let prefix = loop {
+            let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+            let candidate =
+                format!("{PREFIX_STEM}{}x{}", base36(std::process::id() as u64), base36(n as u64));
+            match std::fs::create_dir(dir_root.join(&candidate)) {
+                Ok(()) => break candidate,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(NemesisError::io("claiming a lab prefix", e)),
+            }
+        };
+        let owner = if config.persistent {
+            Owner::User { created_by_pid: std::process::id() }
+        } else {
+            Owner::this_process()
+        };
+        let state = LabState {
+            prefix: prefix.clone(),
+            owner,
+            switch_ns: format!("{prefix}-sw"),
+            switch_addr: SWITCH_ADDR,
+            nodes: (0..config.nodes)
+                .map(|i| NodeRecord {
+                    name: format!("n{}", i + 1),
+                    ns: format!("{prefix}-n{}", i + 1),
+                    addr: node_addr(i),
+                })
+                .collect(),
+            processes: Vec::new(),
+        };
+        state.save()?;
+        let lab = Lab::from_state(state, config.persistent);
+        if !config.persistent {
+            cleanup::register(&lab.inner);
+        }
+        // From here on, a failure drops `lab`, which removes what was created.
+        build_network(&lock(&lab.inner.state))?;
+        Ok(lab)
+    }
+
+    fn from_state(state: LabState, persistent: bool) -> Lab {
+        let prefix = state.prefix.clone();
+        Lab {
+            inner: Arc::new(LabInner {
+                state: Mutex::new(state),
+                children: Mutex::new(HashMap::new()),
+                net: Mutex::new(NetFaults::default()),
+                persistent,
+                torn_down: AtomicBool::new(false),
+                prefix,
+            }),
+        }
+    }
+
+    /// Re-opens a lab another command created (for `faultline lab ...`). Dropping
+    /// the handle leaves the lab up; [`Lab::destroy`] removes it.
+    pub fn attach(prefix: &str) -> Result<Lab> {
+        let state = LabState::load(prefix)?;
+        for ns in state.namespaces() {
+            if netns::ns_inode(&ns).is_none() {
+                return Err(NemesisError::State {
+                    path: state.dir().display().to_string(),
+                    message: format!("namespace {ns} is gone; remove the lab with `lab down`"),
+                });
+            }
+        }
+        Ok(Lab::from_state(state, true))
+    }
+
+    /// Removes the lab now (also what `Drop` does for a run's lab).
+    pub fn destroy(self) -> Result<TeardownReport> {
+        self.inner.teardown()
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// A copy of the marker (nodes, namespaces, processes).
+    pub fn state(&self) -> LabState {
+        lock(&self.inner.state).clone()
+    }
+
+    pub fn node_count(&self) -> usize {
+        lock(&self.inner.state).nodes.len()
+    }
+
+    /// The namespace of node `index` (0-based).
+    pub fn node_ns(&self, index: usize) -> Result<String> {
+        let state = lock(&self.inner.state);
+        state.nodes.get(index).map(|n| n.ns.clone()).ok_or_else(|| {
+            NemesisError::UnknownNode(format!("index {index} of {}", state.nodes.len()))
+        })
+    }
+
+    pub fn node_addr(&self, index: usize) -> Result<Ipv4Addr> {
+        self.check_node(index)?;
+        Ok(node_addr(index))
+    }
+
+    pub fn switch_ns(&self) -> String {
+        lock(&self.inner.state).switch_ns.clone()
+    }
+
+    fn check_node(&self, index: usize) -> Result<()> {
+        let n = self.node_count();
+        if index < n {
+            Ok(())
+        } else {
+            Err(NemesisError::UnknownNode(format!("index {index} of {n}")))
+        }
+    }
+
+    /// Parses a node name as users write it: `n3` or `3` (1-based) to an index.
+    pub fn node_index(&self, name: &str) -> Result<usize> {
+        parse_node(name, self.node_count())
+    }
+
+    /// Runs `f` on a thread inside the switch namespace (where clients live).
+    pub fn in_switch<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        netns::run_in(&self.switch_ns(), f)
+    }
+
+    /// Runs `f` on a thread inside node `index`'s namespace.
+    pub fn in_node<T, F>(&self, index: usize, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        netns::run_in(&self.node_ns(index)?, f)
+    }
+
+    /// Starts `spec` inside node `node`'s namespace and records it in the marker
+    /// (so a crash of this process still leads to its removal).
+    pub fn spawn_in(&self, node: usize, spec: ProcessSpec) -> Result<ProcHandle> {
+        let ns = self.node_ns(node)?;
+        let id = lock(&self.inner.state).processes.len();
+        let handle = ProcHandle { id, node };
+        self.start_record(handle, &ns, spec, true)?;
+        Ok(handle)
+    }
+
+    fn start_record(&self, h: ProcHandle, ns: &str, spec: ProcessSpec, new: bool) -> Result<()> {
+        let child = process::spawn(ns, &spec)?;
+        let pid = child.id();
+        // `ip netns exec` execs in place; read the start time once exec happened so
+        // it identifies the server, not the short-lived `ip` image (same pid, same
+        // start time either way: exec keeps both).
+        let start_time = crate::state::proc_start_time(pid).unwrap_or(0);
+        {
+            let mut state = lock(&self.inner.state);
+            let record = ProcessRecord { id: h.id, node: h.node, spec, pid: Some(pid), start_time };
+            if new {
+                state.processes.push(record);
+            } else if let Some(slot) = state.processes.get_mut(h.id) {
+                *slot = record;
+            }
+            state.save()?;
+        }
+        lock(&self.inner.children).insert(h.id, child);
+        Ok(())
+    }
+
+    fn record(&self, h: ProcHandle) -> Result<ProcessRecord> {
+        lock(&self.inner.state)
+            .processes
+            .get(h.id)
+            .cloned()
+            .ok_or_else(|| NemesisError::Invalid(format!("no process {} in this lab", h.id)))
+    }
+
+    /// Every process handle spawned on `node`.
+    pub fn processes_on(&self, node: usize) -> Vec<ProcHandle> {
+        lock(&self.inner.state)
+            .processes
+            .iter()
+            .filter(|p| p.node == node)
+            .map(|p| ProcHandle { id: p.id, node: p.node })
+            .collect()
+    }
+
+    /// The pid of a running process (None once it was killed or exited).
+    pub fn pid(&self, h: ProcHandle) -> Option<u32> {
+        let rec = self.record(h).ok()?;
+        let pid = rec.pid?;
+        if let Some(child) = lock(&self.inner.children).get_mut(&h.id) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+        }
+        process::is_same_process(pid, rec.start_time).then_some(pid)
+    }
+
+    /// Whether the process is stopped (SIGSTOP).
+    pub fn is_paused(&self, h: ProcHandle) -> bool {
+        self.pid(h).is_some_and(|pid| {
+            matches!(crate::state::proc_state(pid), Some('T') | Some('t'))
+        })
+    }
+
+    /// SIGKILL, then wait until it is gone. Returns false when it was not running.
+    pub fn kill(&self, h: ProcHandle) -> Result<bool> {
+        let Some(pid) = self.pid(h) else { return Ok(false) };
+        let rec = self.record(h)?;
+        let sent = process::signal_checked(pid, rec.start_time, Signal::SIGKILL)?;
+        self.wait_exit(h, pid, rec.start_time, Duration::from_secs(5))?;
+        Ok(sent)
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited after `grace`.
+    pub fn stop(&self, h: ProcHandle, grace: Duration) -> Result<bool> {
+        let Some(pid) = self.pid(h) else { return Ok(false) };
+        let rec = self.record(h)?;
+        // A paused process cannot handle SIGTERM: let it run first.
+        process::signal_checked(pid, rec.start_time, Signal::SIGCONT)?;
+        process::signal_checked(pid, rec.start_time, Signal::SIGTERM)?;
+        if self.wait_exit(h, pid, rec.start_time, grace).is_err() {
+            process::signal_checked(pid, rec.start_time, Signal::SIGKILL)?;
+            self.wait_exit(h, pid, rec.start_time, Duration::from_secs(5))?;
+        }
+        Ok(true)
+    }
+
+    fn wait_exit(&self, h: ProcHandle, pid: u32, start: u64, timeout: Duration) -> Result<()> {
+        let mut children = lock(&self.inner.children);
+        if process::wait_gone(pid, start, children.get_mut(&h.id), timeout) {
+            children.remove(&h.id);
+            Ok(())
+        } else {
+            Err(NemesisError::Invalid(format!("pid {pid} still running after {timeout:?}")))
+        }
+    }
+
+    /// SIGSTOP, waiting until the kernel reports it stopped.
+    pub fn pause(&self, h: ProcHandle) -> Result<bool> {
+        let Some(pid) = self.pid(h) else { return Ok(false) };
+        let rec = self.record(h)?;
+        let sent = process::signal_checked(pid, rec.start_time, Signal::SIGSTOP)?;
+        Ok(sent && process::wait_stopped(pid, Duration::from_secs(2)))
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self, h: ProcHandle) -> Result<bool> {
+        let Some(pid) = self.pid(h) else { return Ok(false) };
+        let rec = self.record(h)?;
+        process::signal_checked(pid, rec.start_time, Signal::SIGCONT)
+    }
+
+    /// Starts the process again with the same spec (same command, same data) if it
+    /// is not running. Returns false when it was still running.
+    pub fn restart(&self, h: ProcHandle) -> Result<bool> {
+        if self.pid(h).is_some() {
+            return Ok(false);
+        }
+        let rec = self.record(h)?;
+        let ns = self.node_ns(h.node)?;
+        self.start_record(h, &ns, rec.spec, false)?;
+        Ok(true)
+    }
+}
+
+impl LabInner {
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Removes the lab once; later calls do nothing.
+    pub(crate) fn teardown(&self) -> Result<TeardownReport> {
+        if self.torn_down.swap(true, Ordering::SeqCst) {
+            return Ok(TeardownReport { prefix: self.prefix.clone(), ..Default::default() });
+        }
+        // Delayer threads hold netlink sockets inside node namespaces: stop them first.
+        lock(&self.net).stop_delayers();
+        let state = lock(&self.state).clone();
+        let mut children = lock(&self.children);
+        cleanup::teardown_state(&state, |id| children.remove(&id))
+    }
+}
+
+impl Drop for LabInner {
+    fn drop(&mut self) {
+        if self.persistent {
+            return;
+        }
+        if let Err(e) = self.teardown() {
+            eprintln!("faultline: removing lab {}: {e}", self.prefix);
+        }
+    }
+}
+
+/// Parses `n3` or `3` (1-based) into an index below `count`.
+pub fn parse_node(name: &str, count: usize) -> Result<usize> {
+    let digits = name.strip_prefix('n').unwrap_or(name);
+    match digits.parse::<usize>() {
+        Ok(k) if k >= 1 && k <= count => Ok(k - 1),
+        _ => Err(NemesisError::UnknownNode(format!("{name} (this lab has n1..n{count})"))),
+    }
+}
+
+/// Creates the namespaces, the bridge, the veths and the base nftables table.
+/// Few `ip` processes: one batch for the namespaces, one for the switch side, one
+/// per node (run in parallel).
+fn build_network(state: &LabState) -> Result<()> {
+    let mut ns_script = format!("netns add {}\n", state.switch_ns);
+    for n in &state.nodes {
+        ns_script.push_str(&format!("netns add {}\n", n.ns));
+    }
+    exec::ip_batch(None, &ns_script)?;
+    let mut sw = format!(
+        "link set lo up\nlink add br0 type bridge\nlink set br0 up\naddr add {}/24 dev br0\n",
+        state.switch_addr
+    );
+    for (i, n) in state.nodes.iter().enumerate() {
+        let port = format!("p{}", i + 1);
+        sw.push_str(&format!(
+            "link add {port} type veth peer name eth0 netns {}\nlink set {port} master br0\nlink set {port} up\n",
+            n.ns
+        ));
+    }
+    exec::ip_batch(Some(&state.switch_ns), &sw)?;
+    let handles: Vec<_> = state
+        .nodes
+        .iter()
+        .map(|n| {
+            let (ns, addr) = (n.ns.clone(), n.addr);
+            std::thread::spawn(move || {
+                exec::ip_batch(
+                    Some(&ns),
+                    &format!("link set lo up\naddr add {addr}/24 dev eth0\nlink set eth0 up\n"),
+                )
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap_or_else(|_| Err(NemesisError::Invalid("ip thread panicked".into())))?;
+    }
+    crate::netfilter::install_base_table(&state.switch_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_parse_one_based() {
+        assert_eq!(parse_node("n1", 5).ok(), Some(0));
+        assert_eq!(parse_node("5", 5).ok(), Some(4));
+        assert!(parse_node("n6", 5).is_err());
+        assert!(parse_node("n0", 5).is_err());
+        assert!(parse_node("x", 5).is_err());
+    }
+
+    #[test]
+    fn prefixes_are_short_enough_for_names() {
+        // The longest pid (2^22) and a big counter still leave room under 15 chars.
+        let p = format!("{PREFIX_STEM}{}x{}", base36(4_194_304), base36(100_000));
+        assert!(format!("{p}-n200").len() <= 15, "{p}");
+    }
+}

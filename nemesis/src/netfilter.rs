@@ -1,0 +1,102 @@
+//! The lab's nftables table, in the switch namespace: every packet between two
+//! nodes crosses the bridge, so one bridge-family table sees all of them.
+//!
+//! ```text
+//! table bridge faultline {
+//!   set blocked { type ipv4_addr . ipv4_addr; }     # the partition: directed pairs
+//!   chain forward { type filter hook forward priority -10; policy accept;
+//!     ip saddr . ip daddr @blocked drop
+//!     jump loss }
+//!   chain loss { ip saddr A ip daddr B numgen random mod 100 < P drop ... }
+//! }
+//! ```
+//!
+//! Every change is one `nft -f -` script, which nftables applies as one
+//! transaction: a partition appears (or heals) all at once, never link by link.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::error::Result;
+use crate::exec;
+use crate::lab::node_addr;
+use crate::partition::Grudge;
+
+const TABLE: &str = "bridge faultline";
+
+/// Creates the (empty) table; part of building the lab.
+pub fn install_base_table(switch_ns: &str) -> Result<()> {
+    exec::nft_in(
+        switch_ns,
+        &format!(
+            "table {TABLE} {{\n  set blocked {{\n    type ipv4_addr . ipv4_addr\n  }}\n  \
+             chain loss {{\n  }}\n  chain forward {{\n    type filter hook forward priority -10; policy accept;\n    \
+             ip saddr . ip daddr @blocked drop\n    jump loss\n  }}\n}}\n"
+        ),
+    )
+}
+
+/// The script that makes the blocked set exactly `grudge`.
+pub fn partition_script(grudge: &Grudge) -> String {
+    let mut s = format!("flush set {TABLE} blocked\n");
+    if !grudge.is_empty() {
+        let elems: Vec<String> = grudge
+            .blocked
+            .iter()
+            .map(|&(src, dst)| format!("{} . {}", node_addr(src), node_addr(dst)))
+            .collect();
+        let _ = writeln!(s, "add element {TABLE} blocked {{ {} }}", elems.join(", "));
+    }
+    s
+}
+
+/// The script that makes the loss chain exactly `loss` (directed link -> percent).
+pub fn loss_script(loss: &BTreeMap<(usize, usize), u8>) -> String {
+    let mut s = format!("flush chain {TABLE} loss\n");
+    for (&(src, dst), &pct) in loss {
+        let _ = writeln!(
+            s,
+            "add rule {TABLE} loss ip saddr {} ip daddr {} numgen random mod 100 < {pct} drop",
+            node_addr(src),
+            node_addr(dst)
+        );
+    }
+    s
+}
+
+/// Applies a script in the switch namespace, atomically.
+pub fn apply(switch_ns: &str, script: &str) -> Result<()> {
+    exec::nft_in(switch_ns, script)
+}
+
+/// What the table holds now, as nft prints it (for `lab status`).
+pub fn list(switch_ns: &str) -> Result<String> {
+    exec::run("ip", &["netns", "exec", switch_ns, "nft", "list", "table", "bridge", "faultline"], None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn partition_script_flushes_then_adds_in_one_batch() {
+        let g = Grudge { blocked: BTreeSet::from([(0, 4), (4, 0)]) };
+        assert_eq!(
+            partition_script(&g),
+            "flush set bridge faultline blocked\n\
+             add element bridge faultline blocked { 198.18.0.1 . 198.18.0.5, 198.18.0.5 . 198.18.0.1 }\n"
+        );
+        assert_eq!(partition_script(&Grudge::default()), "flush set bridge faultline blocked\n");
+    }
+
+    #[test]
+    fn loss_script_has_one_rule_per_link() {
+        let loss = BTreeMap::from([((0, 1), 30u8)]);
+        assert_eq!(
+            loss_script(&loss),
+            "flush chain bridge faultline loss\nadd rule bridge faultline loss ip saddr 198.18.0.1 \
+             ip daddr 198.18.0.2 numgen random mod 100 < 30 drop\n"
+        );
+    }
+}
