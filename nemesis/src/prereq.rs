@@ -66,7 +66,8 @@ pub fn check_with(status: &str, path_var: &str, tools: &[Tool]) -> Result<()> {
         let mut packages: Vec<&str> = missing.iter().map(|t| t.package).collect();
         packages.dedup();
         problems.push(format!(
-            "missing program(s) {} on PATH: install them with `apt-get install -y {}`",
+            "missing program(s) {} on PATH: install them with `apt-get install -y {}` \
+             (they live in /usr/sbin: make sure it is on PATH)",
             names.join(", "),
             packages.join(" ")
         ));
@@ -85,9 +86,9 @@ pub fn check_with(status: &str, path_var: &str, tools: &[Tool]) -> Result<()> {
 pub fn check(tools: &[Tool]) -> Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")
         .map_err(|e| NemesisError::io("reading /proc/self/status", e))?;
-    // Root's PATH on Debian has the sbin directories; a sudo'd or cron'd PATH may not.
+    // The tools are run through PATH, so they are looked up there too (root's PATH on
+    // Debian has /usr/sbin, where ip, nft and iptables live).
     let path = std::env::var("PATH").unwrap_or_default();
-    let path = format!("{path}:/usr/sbin:/sbin");
     check_with(&status, &path, tools)
 }
 
