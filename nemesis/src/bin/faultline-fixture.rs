@@ -15,6 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nemesis::{Lab, LabConfig, ProcessSpec};
 
 fn serve(stream: TcpStream) {
+    // One write per reply and no Nagle: round trips measure the network, not the
+    // 40 ms delayed-ACK dance of split small writes.
+    let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else { return };
     let mut writer = stream;
     for line in BufReader::new(read_half).lines() {
@@ -27,7 +30,7 @@ fn serve(stream: TcpStream) {
             "pid" => std::process::id().to_string(),
             other => other.to_string(),
         };
-        if writeln!(writer, "{reply}").is_err() {
+        if writer.write_all(format!("{reply}\n").as_bytes()).is_err() {
             return;
         }
     }
