@@ -58,24 +58,25 @@ fn install_signal_watcher() {
         }
         PIPE_WRITE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
         let read_fd = fds[0];
-        let spawned = std::thread::Builder::new().name("faultline-signals".into()).spawn(move || {
-            let mut byte = 0u8;
-            // SAFETY: reading one byte into a live local from our own pipe.
-            let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
-            if n != 1 {
-                return;
-            }
-            let signal = Signal::try_from(byte as i32).unwrap_or(Signal::SIGTERM);
-            eprintln!("faultline: got {signal}, removing the lab(s) before exiting");
-            teardown_all_live();
-            // SAFETY: restoring the default disposition, then re-raising, so the exit
-            // status says which signal ended us.
-            unsafe {
-                let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl);
-            }
-            let _ = nix::sys::signal::raise(signal);
-            std::process::exit(128 + signal as i32);
-        });
+        let spawned =
+            std::thread::Builder::new().name("faultline-signals".into()).spawn(move || {
+                let mut byte = 0u8;
+                // SAFETY: reading one byte into a live local from our own pipe.
+                let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
+                if n != 1 {
+                    return;
+                }
+                let signal = Signal::try_from(byte as i32).unwrap_or(Signal::SIGTERM);
+                eprintln!("faultline: got {signal}, removing the lab(s) before exiting");
+                teardown_all_live();
+                // SAFETY: restoring the default disposition, then re-raising, so the exit
+                // status says which signal ended us.
+                unsafe {
+                    let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl);
+                }
+                let _ = nix::sys::signal::raise(signal);
+                std::process::exit(128 + signal as i32);
+            });
         if spawned.is_err() {
             eprintln!("faultline: cannot start the signal watcher; Ctrl-C will not clean up");
             return;

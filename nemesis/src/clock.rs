@@ -35,7 +35,9 @@ pub enum ClockSupport {
     Libfaketime,
     Hook(Arc<dyn ClockHook>),
     /// Clock faults cannot work; the reason is shown when one is refused.
-    Unsupported { reason: String },
+    Unsupported {
+        reason: String,
+    },
 }
 
 impl std::fmt::Debug for ClockSupport {
@@ -57,16 +59,12 @@ const LIBFAKETIME_CANDIDATES: &[&str] = &[
 
 /// The libfaketime library, or an error saying how to install it.
 pub fn libfaketime_path() -> Result<PathBuf> {
-    LIBFAKETIME_CANDIDATES
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .ok_or_else(|| {
-            NemesisError::Prerequisite(
-                "clock skew through libfaketime needs the library: `apt-get install -y libfaketime`"
-                    .into(),
-            )
-        })
+    LIBFAKETIME_CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists()).ok_or_else(|| {
+        NemesisError::Prerequisite(
+            "clock skew through libfaketime needs the library: `apt-get install -y libfaketime`"
+                .into(),
+        )
+    })
 }
 
 /// The text libfaketime reads from a timestamp file for an offset (seconds with

@@ -13,7 +13,8 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String> 
     let mut cmd = Command::new(program);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    let mut child = cmd.spawn().map_err(|e| NemesisError::io(format!("starting `{}`", shown()), e))?;
+    let mut child =
+        cmd.spawn().map_err(|e| NemesisError::io(format!("starting `{}`", shown()), e))?;
     if let Some(input) = stdin {
         // Take the pipe so it closes when written: the tool reads until EOF.
         if let Some(mut pipe) = child.stdin.take() {

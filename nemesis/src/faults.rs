@@ -82,7 +82,11 @@ impl Lab {
 
     /// Delays packets on each given directed link (replacing earlier delays).
     /// `seed` drives the jitter draws.
-    pub fn set_delays(&self, delays: &BTreeMap<(usize, usize), LinkDelay>, seed: u64) -> Result<()> {
+    pub fn set_delays(
+        &self,
+        delays: &BTreeMap<(usize, usize), LinkDelay>,
+        seed: u64,
+    ) -> Result<()> {
         self.check_links(delays.keys())?;
         crate::prereq::check(crate::prereq::LATENCY_TOOLS)?;
         let mut net = self.inner.net.lock().unwrap_or_else(|p| p.into_inner());

@@ -115,7 +115,8 @@ impl Nemesis {
 
     /// Refuses a fault this system cannot receive.
     pub fn check_supported(&self, fault: &Fault) -> Result<()> {
-        if let (Fault::ClockSkew { .. }, ClockSupport::Unsupported { reason }) = (fault, &self.clock)
+        if let (Fault::ClockSkew { .. }, ClockSupport::Unsupported { reason }) =
+            (fault, &self.clock)
         {
             return Err(NemesisError::Unsupported(format!("clock skew: {reason}")));
         }
@@ -145,7 +146,8 @@ impl Nemesis {
                     Some(g) => g.clone(),
                     None => spec.grudge(n, &mut rng, primaries)?,
                 };
-                report.fault = Some(Fault::Partition { spec: spec.clone(), grudge: Some(grudge.clone()) });
+                report.fault =
+                    Some(Fault::Partition { spec: spec.clone(), grudge: Some(grudge.clone()) });
                 self.lab.set_partition(&grudge)?;
                 let v = self.lab.verify_partition()?;
                 for node in 0..n {
@@ -155,7 +157,9 @@ impl Nemesis {
                         .map(|l| ("open", l))
                         .chain(v.broken.iter().map(|l| ("cut", l)))
                         .filter(|(_, (s, d))| *s == node || *d == node)
-                        .map(|(what, (s, d))| format!("{} -> {} measured {what}", node_name(*s), node_name(*d)))
+                        .map(|(what, (s, d))| {
+                            format!("{} -> {} measured {what}", node_name(*s), node_name(*d))
+                        })
                         .collect();
                     let touched = grudge.blocked.iter().any(|(s, d)| *s == node || *d == node);
                     let outcome = if !bad.is_empty() {
@@ -170,7 +174,8 @@ impl Nemesis {
                 report.verification = Some(v);
             }
             Fault::Loss { links, percent } => {
-                let loss: BTreeMap<(usize, usize), u8> = links.iter().map(|&l| (l, *percent)).collect();
+                let loss: BTreeMap<(usize, usize), u8> =
+                    links.iter().map(|&l| (l, *percent)).collect();
                 self.lab.set_loss(&loss)?;
                 link_outcomes(&mut report, n, links);
             }
@@ -180,7 +185,9 @@ impl Nemesis {
                 self.lab.set_delays(&delays, self.seed)?;
                 link_outcomes(&mut report, n, links);
             }
-            Fault::Kill { target, nodes } | Fault::Pause { target, nodes } | Fault::Stop { target, nodes, .. } => {
+            Fault::Kill { target, nodes }
+            | Fault::Pause { target, nodes }
+            | Fault::Stop { target, nodes, .. } => {
                 let nodes = match nodes {
                     Some(list) => list.clone(),
                     None => target.resolve(n, &mut rng, primaries)?,
@@ -254,8 +261,12 @@ impl Nemesis {
     /// verifies that every link is open.
     pub fn heal_all(&self) -> Result<FaultReport> {
         let n = self.lab.node_count();
-        let mut report =
-            FaultReport { f: "heal-all".into(), fault: None, nodes: BTreeMap::new(), verification: None };
+        let mut report = FaultReport {
+            f: "heal-all".into(),
+            fault: None,
+            nodes: BTreeMap::new(),
+            verification: None,
+        };
         let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let net = self.lab.heal_network();
         let (paused, killed, skewed) = {
@@ -295,8 +306,11 @@ impl Nemesis {
                     why.push(format!("{} -> {} still cut", node_name(*s), node_name(*d)));
                 }
             }
-            let outcome =
-                if why.is_empty() { Outcome::Installed } else { Outcome::Indeterminate(why.join("; ")) };
+            let outcome = if why.is_empty() {
+                Outcome::Installed
+            } else {
+                Outcome::Indeterminate(why.join("; "))
+            };
             report.nodes.insert(node, outcome);
         }
         report.verification = verification;
@@ -315,9 +329,9 @@ impl Nemesis {
 fn with_nodes(fault: &Fault, nodes: Vec<usize>) -> Fault {
     let mut f = fault.clone();
     match &mut f {
-        Fault::Kill { nodes: n, .. } | Fault::Pause { nodes: n, .. } | Fault::Stop { nodes: n, .. } => {
-            *n = Some(nodes)
-        }
+        Fault::Kill { nodes: n, .. }
+        | Fault::Pause { nodes: n, .. }
+        | Fault::Stop { nodes: n, .. } => *n = Some(nodes),
         _ => {}
     }
     f
@@ -371,7 +385,9 @@ pub fn fault_value(fault: &Fault) -> Value {
             kv("delay-ms", Value::Int(i64::from(delay.delay_ms))),
             kv("jitter-ms", Value::Int(i64::from(delay.jitter_ms))),
         ],
-        Fault::Kill { target, nodes } | Fault::Pause { target, nodes } | Fault::Stop { target, nodes, .. } => {
+        Fault::Kill { target, nodes }
+        | Fault::Pause { target, nodes }
+        | Fault::Stop { target, nodes, .. } => {
             let mut m = vec![kv("target", Value::Str(format!("{target:?}").to_lowercase()))];
             if let Some(nodes) = nodes {
                 m.push(kv("nodes", nodes_value(nodes)));

@@ -309,19 +309,18 @@ impl Lab {
     pub fn pid(&self, h: ProcHandle) -> Option<u32> {
         let rec = self.record(h).ok()?;
         let pid = rec.pid?;
-        if let Some(child) = lock(&self.inner.children).get_mut(&h.id) {
-            if let Ok(Some(_)) = child.try_wait() {
-                return None;
-            }
+        if let Some(child) = lock(&self.inner.children).get_mut(&h.id)
+            && let Ok(Some(_)) = child.try_wait()
+        {
+            return None;
         }
         process::is_same_process(pid, rec.start_time).then_some(pid)
     }
 
     /// Whether the process is stopped (SIGSTOP).
     pub fn is_paused(&self, h: ProcHandle) -> bool {
-        self.pid(h).is_some_and(|pid| {
-            matches!(crate::state::proc_state(pid), Some('T') | Some('t'))
-        })
+        self.pid(h)
+            .is_some_and(|pid| matches!(crate::state::proc_state(pid), Some('T') | Some('t')))
     }
 
     /// SIGKILL, then wait until it is gone. Returns false when it was not running.

@@ -80,12 +80,7 @@ impl Ord for Held {
 
 impl Delayer {
     /// Starts delaying packets from node `src` into node `dst` (namespace `dst_ns`).
-    pub(crate) fn start(
-        dst_ns: &str,
-        src: usize,
-        delay: LinkDelay,
-        seed: u64,
-    ) -> Result<Delayer> {
+    pub(crate) fn start(dst_ns: &str, src: usize, delay: LinkDelay, seed: u64) -> Result<Delayer> {
         let queue = u16::try_from(src + 1)
             .map_err(|_| NemesisError::Invalid(format!("node index {src} too large")))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -127,10 +122,10 @@ impl Delayer {
             self.rule.clear();
         }
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            if let Ok(Err(e)) = t.join() {
-                eprintln!("faultline: delayer in {}: {e}", self.dst_ns);
-            }
+        if let Some(t) = self.thread.take()
+            && let Ok(Err(e)) = t.join()
+        {
+            eprintln!("faultline: delayer in {}: {e}", self.dst_ns);
         }
         result
     }
@@ -160,7 +155,8 @@ fn run_delayer(
     let mut queue = match opened {
         Ok(q) => q,
         Err(e) => {
-            let _ = ready.send(Err(NemesisError::io(format!("binding netfilter queue {queue_num}"), e)));
+            let _ = ready
+                .send(Err(NemesisError::io(format!("binding netfilter queue {queue_num}"), e)));
             return;
         }
     };
@@ -175,7 +171,8 @@ fn run_delayer(
         loop {
             match queue.recv() {
                 Ok(mut msg) => {
-                    let ms = if jitter > 0 { base + rng.random_range(-jitter..=jitter) } else { base };
+                    let ms =
+                        if jitter > 0 { base + rng.random_range(-jitter..=jitter) } else { base };
                     msg.set_verdict(nfq::Verdict::Accept);
                     let release = Instant::now() + Duration::from_millis(ms.max(0) as u64);
                     held.push(Reverse(Held { release, seq, msg }));
@@ -200,7 +197,9 @@ fn run_delayer(
             // No fd to poll (the crate hides it): a short sleep bounds the added error
             // to about a millisecond.
             let next = held.peek().map(|Reverse(h)| h.release.saturating_duration_since(now));
-            std::thread::sleep(next.unwrap_or(Duration::from_millis(1)).min(Duration::from_millis(1)));
+            std::thread::sleep(
+                next.unwrap_or(Duration::from_millis(1)).min(Duration::from_millis(1)),
+            );
         }
     }
     while let Some(Reverse(h)) = held.pop() {

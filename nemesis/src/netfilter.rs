@@ -71,7 +71,11 @@ pub fn apply(switch_ns: &str, script: &str) -> Result<()> {
 
 /// What the table holds now, as nft prints it (for `lab status`).
 pub fn list(switch_ns: &str) -> Result<String> {
-    exec::run("ip", &["netns", "exec", switch_ns, "nft", "list", "table", "bridge", "faultline"], None)
+    exec::run(
+        "ip",
+        &["netns", "exec", switch_ns, "nft", "list", "table", "bridge", "faultline"],
+        None,
+    )
 }
 
 #[cfg(test)]

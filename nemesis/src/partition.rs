@@ -148,7 +148,9 @@ impl PartitionSpec {
     ) -> Result<Grudge> {
         let need = |min: usize, what: &str| {
             if nodes < min {
-                Err(NemesisError::Invalid(format!("{what} needs at least {min} nodes, not {nodes}")))
+                Err(NemesisError::Invalid(format!(
+                    "{what} needs at least {min} nodes, not {nodes}"
+                )))
             } else {
                 Ok(())
             }
@@ -195,9 +197,9 @@ impl PartitionSpec {
                 }
                 Some(sides_of(primaries, nodes)?)
             }
-            PartitionShape::MajoritiesRing | PartitionShape::Bridge | PartitionShape::Explicit { .. } => {
-                None
-            }
+            PartitionShape::MajoritiesRing
+            | PartitionShape::Bridge
+            | PartitionShape::Explicit { .. } => None,
         };
         let grudge = match (sides, &self.shape) {
             (Some(sides), _) => {
@@ -382,9 +384,10 @@ mod tests {
 
     #[test]
     fn majority_minority_checks_the_minority() {
-        let ok = PartitionSpec::new(PartitionShape::MajorityMinority { minority: Some(vec![0, 4]) })
-            .grudge(5, &mut rng(0), &[])
-            .expect("grudge");
+        let ok =
+            PartitionSpec::new(PartitionShape::MajorityMinority { minority: Some(vec![0, 4]) })
+                .grudge(5, &mut rng(0), &[])
+                .expect("grudge");
         assert_eq!(heard_by(&ok, 0, 5), BTreeSet::from([0, 4]));
         let too_big =
             PartitionSpec::new(PartitionShape::MajorityMinority { minority: Some(vec![0, 1, 2]) })
@@ -395,7 +398,8 @@ mod tests {
     #[test]
     fn explicit_grudges_are_checked() {
         let g = Grudge { blocked: BTreeSet::from([(0, 7)]) };
-        let r = PartitionSpec::new(PartitionShape::Explicit { grudge: g }).grudge(5, &mut rng(0), &[]);
+        let r =
+            PartitionSpec::new(PartitionShape::Explicit { grudge: g }).grudge(5, &mut rng(0), &[]);
         assert!(r.is_err());
     }
 

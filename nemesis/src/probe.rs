@@ -47,12 +47,11 @@ pub fn measure(lab: &Lab, wait: Duration) -> Result<Matrix> {
             while stop_at.get().is_none_or(|&t| Instant::now() < t) {
                 if let Ok((len, _)) = sock.recv_from(&mut buf) {
                     let text = String::from_utf8_lossy(&buf[..len]);
-                    if let Some((got_nonce, src)) = text.split_once(' ') {
-                        if got_nonce == nonce.to_string() {
-                            if let Ok(src) = src.parse::<usize>() {
-                                heard.insert(src);
-                            }
-                        }
+                    if let Some((got_nonce, src)) = text.split_once(' ')
+                        && got_nonce == nonce.to_string()
+                        && let Ok(src) = src.parse::<usize>()
+                    {
+                        heard.insert(src);
                     }
                 }
             }

@@ -75,15 +75,37 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "fault")]
 pub enum Fault {
-    Partition { spec: PartitionSpec, grudge: Option<Grudge> },
+    Partition {
+        spec: PartitionSpec,
+        grudge: Option<Grudge>,
+    },
     /// Drop this percentage of packets on each directed link.
-    Loss { links: Vec<(usize, usize)>, percent: u8 },
-    Delay { links: Vec<(usize, usize)>, delay: LinkDelay },
-    Kill { target: Target, nodes: Option<Vec<usize>> },
-    Pause { target: Target, nodes: Option<Vec<usize>> },
+    Loss {
+        links: Vec<(usize, usize)>,
+        percent: u8,
+    },
+    Delay {
+        links: Vec<(usize, usize)>,
+        delay: LinkDelay,
+    },
+    Kill {
+        target: Target,
+        nodes: Option<Vec<usize>>,
+    },
+    Pause {
+        target: Target,
+        nodes: Option<Vec<usize>>,
+    },
     /// SIGTERM, then SIGKILL after `grace_ms`.
-    Stop { target: Target, nodes: Option<Vec<usize>>, grace_ms: u64 },
-    ClockSkew { nodes: Vec<usize>, offset_ms: i64 },
+    Stop {
+        target: Target,
+        nodes: Option<Vec<usize>>,
+        grace_ms: u64,
+    },
+    ClockSkew {
+        nodes: Vec<usize>,
+        offset_ms: i64,
+    },
 }
 
 impl Fault {
@@ -228,7 +250,8 @@ fn draw(config: &ScheduleConfig, kind: FaultKind, rng: &mut ChaCha8Rng) -> Resul
         FaultKind::Partition => {
             let shape = config.shapes[rng.random_range(0..config.shapes.len())].clone();
             let spec = PartitionSpec::new(shape);
-            let grudge = if spec.needs_primaries() { None } else { Some(spec.grudge(n, rng, &[])?) };
+            let grudge =
+                if spec.needs_primaries() { None } else { Some(spec.grudge(n, rng, &[])?) };
             Fault::Partition { spec, grudge }
         }
         FaultKind::Loss => {

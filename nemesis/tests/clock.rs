@@ -45,7 +45,8 @@ fn libfaketime_moves_one_nodes_clock_and_heal_restores_it() {
 fn clock_faults_are_refused_where_unsupported() {
     let e = common::echo_lab(3);
     let reason = "etcd is a Go program: it reads time through the vDSO, not libc";
-    let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: reason.into() }, 0);
+    let nemesis =
+        Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: reason.into() }, 0);
     let err = nemesis
         .apply(&Fault::ClockSkew { nodes: vec![0], offset_ms: 1000 }, &[])
         .expect_err("must refuse");

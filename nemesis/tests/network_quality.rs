@@ -64,7 +64,8 @@ fn thirty_percent_loss_drops_about_thirty_percent() {
 fn median_rtt_ms(lab: &nemesis::Lab, rounds: usize) -> f64 {
     lab.in_node(0, move || {
         let addr = SocketAddrV4::new(node_addr(1), common::ECHO_PORT);
-        let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2)).expect("connect");
+        let mut s =
+            TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2)).expect("connect");
         s.set_nodelay(true).expect("nodelay");
         s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
         let mut reader = BufReader::new(s.try_clone().expect("clone"));

@@ -25,7 +25,9 @@ fn shapes() -> Vec<PartitionShape> {
         PartitionShape::MajoritiesRing,
         PartitionShape::Bridge,
         PartitionShape::Primaries,
-        PartitionShape::Explicit { grudge: Grudge { blocked: BTreeSet::from([(0, 1), (3, 4), (4, 3)]) } },
+        PartitionShape::Explicit {
+            grudge: Grudge { blocked: BTreeSet::from([(0, 1), (3, 4), (4, 3)]) },
+        },
     ]
 }
 
@@ -39,9 +41,14 @@ fn show(m: &[Vec<bool>]) -> String {
 #[test]
 fn every_shape_cuts_exactly_its_links_and_heals() {
     let e = common::echo_lab(NODES);
-    let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: "test".into() }, 0);
+    let nemesis =
+        Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: "test".into() }, 0);
     let all_open = vec![vec![true; NODES]; NODES];
-    assert_eq!(common::tcp_matrix(&e.lab, TCP_TIMEOUT), all_open, "lab not fully connected at start");
+    assert_eq!(
+        common::tcp_matrix(&e.lab, TCP_TIMEOUT),
+        all_open,
+        "lab not fully connected at start"
+    );
     let mut cases = 0;
     for shape in shapes() {
         for one_way in [false, true] {

@@ -24,7 +24,11 @@ fn kill_pause_resume_stop_restart_on_echo_servers() {
     assert!(lab.pause(h).expect("pause"));
     assert!(lab.is_paused(h));
     assert_eq!(common::ask_from_switch(lab, 0, "ping"), None, "a paused server answered");
-    assert_eq!(common::ask_from_switch(lab, 1, "ping").as_deref(), Some("ping"), "n2 is not paused");
+    assert_eq!(
+        common::ask_from_switch(lab, 1, "ping").as_deref(),
+        Some("ping"),
+        "n2 is not paused"
+    );
     assert!(lab.resume(h).expect("resume"));
     common::wait_answering(lab, 0);
 
@@ -51,7 +55,8 @@ fn kill_pause_resume_stop_restart_on_echo_servers() {
 #[test]
 fn nemesis_targets_then_heal_all_brings_everyone_back() {
     let e = common::echo_lab(5);
-    let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: "test".into() }, 9);
+    let nemesis =
+        Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: "test".into() }, 9);
     let answering = |lab: &nemesis::Lab| -> Vec<bool> {
         (0..5).map(|n| common::ask_from_switch(lab, n, "ping").is_some()).collect()
     };

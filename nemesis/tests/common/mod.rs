@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use nemesis::lab::node_addr;
 use nemesis::{Lab, LabConfig, ProcHandle, ProcessSpec, netns};
 
+pub mod held;
+
 pub const ECHO_PORT: u16 = 7000;
 pub const FIXTURE: &str = env!("CARGO_BIN_EXE_faultline-fixture");
 
@@ -27,7 +29,9 @@ pub fn echo_lab(nodes: usize) -> EchoLab {
 pub fn echo_lab_with(nodes: usize, env: impl Fn(&Lab, usize) -> Vec<(String, String)>) -> EchoLab {
     let lab = match Lab::create(LabConfig::nodes(nodes)) {
         Ok(lab) => lab,
-        Err(e) => panic!("cannot build a lab (these tests need root, iproute2, nftables, iptables): {e}"),
+        Err(e) => {
+            panic!("cannot build a lab (these tests need root, iproute2, nftables, iptables): {e}")
+        }
     };
     let mut echo = Vec::new();
     for node in 0..nodes {

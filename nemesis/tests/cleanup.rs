@@ -1,0 +1,78 @@
+//! Cleanup that always happens: after a panic, after SIGTERM and SIGINT (the
+//! signal watcher removes the lab), and after SIGKILL (the next sweep removes the
+//! leftovers, recognised by their marker). Also: a missing prerequisite fails with
+//! a message saying what to do. Needs root, iproute2 and nftables.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::sys::signal::Signal;
+
+use common::held::{hold_lab, signal_and_wait};
+
+#[test]
+fn sigterm_and_sigint_remove_the_lab() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let mut held = hold_lab(3);
+        let status = signal_and_wait(&mut held, signal);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(signal as i32), "ended by {signal}: {status:?}");
+        common::assert_gone(&held.prefix, &held.pids);
+    }
+}
+
+#[test]
+fn sweep_leaves_live_labs_alone() {
+    let e = common::echo_lab(2);
+    let (swept, _) = nemesis::cleanup::sweep_stale();
+    assert!(swept.iter().all(|r| r.prefix != e.lab.prefix()), "swept a live lab");
+    common::wait_answering(&e.lab, 0);
+    common::destroy_and_check(e);
+}
+
+#[test]
+fn a_panic_removes_the_lab() {
+    let result = std::panic::catch_unwind(|| {
+        let e = common::echo_lab(2);
+        let prefix = e.lab.prefix().to_string();
+        let pids = common::pids(&e.lab, &e.echo);
+        std::panic::panic_any((prefix, pids));
+    });
+    let payload = result.expect_err("the closure panics");
+    let (prefix, pids) = payload.downcast_ref::<(String, Vec<u32>)>().expect("payload").clone();
+    common::assert_gone(&prefix, &pids);
+}
+
+#[test]
+fn not_root_is_told_how_to_run_rootless() {
+    let out = Command::new(common::FIXTURE)
+        .arg("prereq")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run fixture as nobody");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CAP_NET_ADMIN") && err.contains("unshare -Urnm"), "{err}");
+}
+
+#[test]
+fn missing_nft_is_named_with_its_package() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ip = nemesis::prereq::find_program("ip", &std::env::var("PATH").unwrap_or_default())
+        .expect("ip on PATH");
+    std::os::unix::fs::symlink(ip, dir.path().join("ip")).expect("symlink");
+    let out = Command::new(common::FIXTURE)
+        .arg("prereq")
+        .env("PATH", dir.path())
+        .output()
+        .expect("run fixture");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nft") && err.contains("apt-get install -y nftables"), "{err}");
+    // And with the real PATH, this machine passes.
+    let ok = Command::new(common::FIXTURE).arg("prereq").output().expect("run fixture");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
