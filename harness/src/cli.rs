@@ -24,6 +24,15 @@ pub enum Command {
     /// Read, convert and lint history files.
     #[command(subcommand)]
     History(HistoryCmd),
+    /// A lab of network namespaces to bring up by hand, break and remove.
+    Lab {
+        /// The lab to act on (its prefix, see `lab status`); optional when only one
+        /// hand-made lab is up.
+        #[arg(long, global = true)]
+        lab: Option<String>,
+        #[command(subcommand)]
+        cmd: crate::commands::lab_cli::LabCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,5 +90,6 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::History(HistoryCmd::Lint { file, format }) => {
             commands::history::lint(&file, format)
         }
+        Command::Lab { lab, cmd } => commands::lab_cli::run(lab.as_deref(), cmd),
     }
 }

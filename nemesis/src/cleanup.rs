@@ -164,6 +164,12 @@ pub(crate) fn teardown_state(
     Ok(report)
 }
 
+/// Removes a lab by its marker alone (for `lab down` on a lab whose namespaces
+/// were partly removed by hand).
+pub fn remove_by_marker(state: &LabState) -> Result<TeardownReport> {
+    teardown_state(state, |_| None)
+}
+
 /// Removes every lab on this machine whose marker names a dead owner process.
 /// Labs of live processes, labs brought up by hand, and anything without a readable
 /// marker are left alone (unreadable markers are returned as errors to show).

@@ -20,7 +20,7 @@ pub enum NemesisError {
         source: io::Error,
     },
     /// A node name or index that the lab does not have.
-    #[error("no node {0:?} in this lab (nodes are n1..nN)")]
+    #[error("unknown node {0}")]
     UnknownNode(String),
     /// A fault that the system under test cannot honestly receive.
     #[error("fault unsupported: {0}")]

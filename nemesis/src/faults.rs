@@ -113,6 +113,11 @@ impl Lab {
         Ok(())
     }
 
+    /// The partition as the kernel holds it (works for an attached lab too).
+    pub fn current_partition_from_rules(&self) -> Result<Grudge> {
+        netfilter::read_partition(&self.switch_ns())
+    }
+
     /// Probes every directed link and compares with the applied partition.
     pub fn verify_partition(&self) -> Result<Verification> {
         let (grudge, wait) = {

@@ -155,8 +155,15 @@ impl Lab {
         if !config.persistent {
             cleanup::register(&lab.inner);
         }
-        // From here on, a failure drops `lab`, which removes what was created.
-        build_network(&lock(&lab.inner.state))?;
+        // Remove whatever was created if building fails (a persistent lab's Drop
+        // would leave it).
+        let built = build_network(&lock(&lab.inner.state));
+        if let Err(e) = built {
+            if let Err(cleanup) = lab.inner.teardown() {
+                eprintln!("faultline: removing the half-built lab {prefix}: {cleanup}");
+            }
+            return Err(e);
+        }
         Ok(lab)
     }
 
@@ -186,7 +193,12 @@ impl Lab {
                 });
             }
         }
-        Ok(Lab::from_state(state, true))
+        let switch_ns = state.switch_ns.clone();
+        let lab = Lab::from_state(state, true);
+        // Another command may have left a partition: start from what the kernel holds.
+        let grudge = crate::netfilter::read_partition(&switch_ns)?;
+        lock(&lab.inner.net).grudge = grudge;
+        Ok(lab)
     }
 
     /// Removes the lab now (also what `Drop` does for a run's lab).

@@ -78,6 +78,36 @@ pub fn list(switch_ns: &str) -> Result<String> {
     )
 }
 
+/// Reads the blocked set back from the kernel (for a lab attached from another
+/// command, which holds no copy in memory).
+pub fn read_partition(switch_ns: &str) -> Result<Grudge> {
+    let text = exec::run(
+        "ip",
+        &["netns", "exec", switch_ns, "nft", "list", "set", "bridge", "faultline", "blocked"],
+        None,
+    )?;
+    Ok(parse_set_elements(&text))
+}
+
+/// Parses `elements = { 198.18.0.1 . 198.18.0.2, ... }` from `nft list set`.
+fn parse_set_elements(text: &str) -> Grudge {
+    let mut g = Grudge::default();
+    let Some(start) = text.find("elements = {") else { return g };
+    let body = &text[start + "elements = {".len()..];
+    let body = &body[..body.find('}').unwrap_or(body.len())];
+    for elem in body.split(',') {
+        let addrs: Vec<std::net::Ipv4Addr> =
+            elem.split(" . ").filter_map(|a| a.trim().parse().ok()).collect();
+        if let [a, b] = addrs.as_slice() {
+            let (s, d) = (a.octets()[3] as usize, b.octets()[3] as usize);
+            if s >= 1 && d >= 1 {
+                g.blocked.insert((s - 1, d - 1));
+            }
+        }
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +122,14 @@ mod tests {
              add element bridge faultline blocked { 198.18.0.1 . 198.18.0.5, 198.18.0.5 . 198.18.0.1 }\n"
         );
         assert_eq!(partition_script(&Grudge::default()), "flush set bridge faultline blocked\n");
+    }
+
+    #[test]
+    fn set_listing_parses_back() {
+        let text = "table bridge faultline {\n\tset blocked {\n\t\ttype ipv4_addr . ipv4_addr\n\t\t\
+                    elements = { 198.18.0.1 . 198.18.0.5,\n\t\t\t     198.18.0.5 . 198.18.0.1 }\n\t}\n}\n";
+        assert_eq!(parse_set_elements(text).blocked, BTreeSet::from([(0, 4), (4, 0)]));
+        assert!(parse_set_elements("set blocked { }").is_empty());
     }
 
     #[test]

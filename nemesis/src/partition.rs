@@ -138,6 +138,12 @@ impl PartitionSpec {
         if self.one_way { format!("{base} one-way") } else { base.to_string() }
     }
 
+    /// [`PartitionSpec::grudge`] with a ChaCha8 stream seeded by `seed`.
+    pub fn grudge_seeded(&self, nodes: usize, seed: u64, primaries: &[usize]) -> Result<Grudge> {
+        let mut rng = <rand::rngs::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+        self.grudge(nodes, &mut rng, primaries)
+    }
+
     /// Computes the grudge for `nodes` nodes. `primaries` is only read by
     /// [`PartitionShape::Primaries`].
     pub fn grudge<R: rand::Rng + ?Sized>(
