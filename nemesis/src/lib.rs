@@ -14,7 +14,8 @@
 //! - [`netfilter`]: the nftables scripts; [`faults`]: applying network faults;
 //!   [`latency`]: the NFQUEUE delayer; [`probe`]: measuring reachability.
 //! - [`clock`]: clock skew (libfaketime, or a hook for injected clocks).
-//! - [`schedule`]: seeded fault schedules as data; [`inject`]: applying faults,
+//! - [`schedule`]: seeded fault schedules as data; [`runner`]: playing one in real
+//!   time; [`inject`]: applying faults,
 //!   heal-all, and the nemesis operations written to the history.
 //! - [`prereq`]: what the machine needs, and what to do when it lacks it.
 //!
@@ -36,6 +37,7 @@ pub mod partition;
 pub mod prereq;
 pub mod probe;
 pub mod process;
+pub mod runner;
 pub mod schedule;
 pub mod state;
 
