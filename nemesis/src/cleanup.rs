@@ -123,17 +123,23 @@ pub(crate) fn teardown_state(
     mut reap: impl FnMut(usize) -> Option<std::process::Child>,
 ) -> Result<TeardownReport> {
     let mut report = TeardownReport { prefix: state.prefix.clone(), ..Default::default() };
+    // Go on after a failure: the namespaces and the marker should still go, and
+    // the first problem is reported at the end.
+    let mut first_error: Option<NemesisError> = None;
     for p in &state.processes {
         let Some(pid) = p.pid else { continue };
-        // SIGCONT first: a paused process still dies of SIGKILL, but its group's
-        // stopped helpers might not be reaped promptly otherwise.
+        // SIGCONT first so stopped helpers in its group are reaped promptly too.
         let _ = signal_checked(pid, p.start_time, Signal::SIGCONT);
-        if signal_checked(pid, p.start_time, Signal::SIGKILL)? {
-            report.killed_pids.push(pid);
+        match signal_checked(pid, p.start_time, Signal::SIGKILL) {
+            Ok(true) => report.killed_pids.push(pid),
+            Ok(false) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
         let mut child = reap(p.id);
         if !wait_gone(pid, p.start_time, child.as_mut(), Duration::from_secs(5)) {
-            return Err(NemesisError::Invalid(format!(
+            first_error.get_or_insert(NemesisError::Invalid(format!(
                 "pid {pid} of lab {} did not die after SIGKILL",
                 state.prefix
             )));
@@ -156,6 +162,10 @@ pub(crate) fn teardown_state(
         report.deleted_namespaces = existing;
     }
     let dir = state.dir();
+    if let Some(e) = first_error {
+        // Keep the marker: a later sweep or `lab down` can try again.
+        return Err(e);
+    }
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

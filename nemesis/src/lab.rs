@@ -272,31 +272,32 @@ impl Lab {
     /// (so a crash of this process still leads to its removal).
     pub fn spawn_in(&self, node: usize, spec: ProcessSpec) -> Result<ProcHandle> {
         let ns = self.node_ns(node)?;
-        let id = lock(&self.inner.state).processes.len();
-        let handle = ProcHandle { id, node };
-        self.start_record(handle, &ns, spec, true)?;
-        Ok(handle)
+        self.start_record(None, node, &ns, spec)
     }
 
-    fn start_record(&self, h: ProcHandle, ns: &str, spec: ProcessSpec, new: bool) -> Result<()> {
+    /// Starts a process and records it, holding the marker's lock throughout so
+    /// concurrent spawns get distinct ids and the marker never misses a pid.
+    fn start_record(
+        &self,
+        existing: Option<usize>,
+        node: usize,
+        ns: &str,
+        spec: ProcessSpec,
+    ) -> Result<ProcHandle> {
+        let mut state = lock(&self.inner.state);
+        let id = existing.unwrap_or(state.processes.len());
         let child = process::spawn(ns, &spec)?;
         let pid = child.id();
-        // `ip netns exec` execs in place; read the start time once exec happened so
-        // it identifies the server, not the short-lived `ip` image (same pid, same
-        // start time either way: exec keeps both).
+        // `ip netns exec` execs in place: pid and start time are the server's.
         let start_time = crate::state::proc_start_time(pid).unwrap_or(0);
-        {
-            let mut state = lock(&self.inner.state);
-            let record = ProcessRecord { id: h.id, node: h.node, spec, pid: Some(pid), start_time };
-            if new {
-                state.processes.push(record);
-            } else if let Some(slot) = state.processes.get_mut(h.id) {
-                *slot = record;
-            }
-            state.save()?;
+        let record = ProcessRecord { id, node, spec, pid: Some(pid), start_time };
+        match state.processes.get_mut(id) {
+            Some(slot) => *slot = record,
+            None => state.processes.push(record),
         }
-        lock(&self.inner.children).insert(h.id, child);
-        Ok(())
+        lock(&self.inner.children).insert(id, child);
+        state.save()?;
+        Ok(ProcHandle { id, node })
     }
 
     fn record(&self, h: ProcHandle) -> Result<ProcessRecord> {
@@ -391,7 +392,7 @@ impl Lab {
         }
         let rec = self.record(h)?;
         let ns = self.node_ns(h.node)?;
-        self.start_record(h, &ns, rec.spec, false)?;
+        self.start_record(Some(h.id), h.node, &ns, rec.spec)?;
         Ok(true)
     }
 }
