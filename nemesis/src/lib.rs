@@ -19,6 +19,38 @@
 //!   heal-all, and the nemesis operations written to the history.
 //! - [`prereq`]: what the machine needs, and what to do when it lacks it.
 //!
+//! # Using it from the harness
+//! ```no_run
+//! use nemesis::clock::ClockSupport;
+//! use nemesis::inject::Nemesis;
+//! use nemesis::runner::{RunHooks, run_schedule};
+//! use nemesis::schedule::{Schedule, ScheduleConfig};
+//! use nemesis::{Lab, LabConfig, ProcessSpec};
+//!
+//! # fn main() -> nemesis::Result<()> {
+//! let lab = Lab::create(LabConfig::nodes(5))?; // removed on drop, panic, SIGINT/SIGTERM
+//! for node in 0..5 {
+//!     let addr = lab.node_addr(node)?; // 198.18.0.<node+1>
+//!     let spec = ProcessSpec::new("/usr/bin/my-server", &["--listen", &addr.to_string()]);
+//!     lab.spawn_in(node, spec)?; // a handle: kill / pause / resume / stop / restart
+//! }
+//! // Clients talk to nodes from the switch namespace (or any thread that entered it).
+//! let reply = lab.in_switch(|| std::net::TcpStream::connect("198.18.0.1:7000").is_ok())?;
+//! let schedule = Schedule::generate(ScheduleConfig::new(42, 5, 5_000, 60_000))?;
+//! println!("{}", schedule.to_json()); // print it; the same seed replays it exactly
+//! let nemesis = Nemesis::new(lab.clone(), ClockSupport::Unsupported { reason: "Go".into() }, 42);
+//! let t0 = std::time::Instant::now();
+//! let mut history = Vec::new();
+//! let stop = std::sync::atomic::AtomicBool::new(false);
+//! run_schedule(&nemesis, &schedule, RunHooks {
+//!     now_ns: &move || t0.elapsed().as_nanos() as u64,
+//!     primaries: &|| vec![0],
+//!     record: &mut |op| history.push(op),
+//!     stop: &stop,
+//! })?;
+//! # let _ = reply; Ok(()) }
+//! ```
+//!
 //! # Errors
 //! Every fallible call returns [`NemesisError`], which names the command, node or
 //! file involved.

@@ -5,6 +5,10 @@
 //! sockets: the harness's clients use this to talk to nodes from the switch
 //! namespace (or a client namespace), the nemesis to probe links and to run its
 //! packet delayer next to a node's netfilter queue.
+//!
+//! Threads inherit the namespace of the thread that creates them, and sockets
+//! keep the namespace they were created in: a current-thread tokio runtime driven
+//! on such a thread opens every socket inside the namespace.
 
 use std::fs::File;
 use std::thread::JoinHandle;

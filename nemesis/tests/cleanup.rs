@@ -45,9 +45,22 @@ fn a_panic_removes_the_lab() {
     common::assert_gone(&prefix, &pids);
 }
 
+/// The fixture, copied where user `nobody` may run it (the checkout may sit in a
+/// directory only root can enter).
+fn fixture_for_nobody() -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exe = dir.path().join("faultline-fixture");
+    std::fs::copy(common::FIXTURE, &exe).expect("copy fixture");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (dir, exe)
+}
+
 #[test]
 fn not_root_is_told_how_to_run_rootless() {
-    let out = Command::new(common::FIXTURE)
+    let (_dir, exe) = fixture_for_nobody();
+    let out = Command::new(&exe)
         .arg("prereq")
         .uid(65534)
         .gid(65534)
@@ -56,6 +69,23 @@ fn not_root_is_told_how_to_run_rootless() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CAP_NET_ADMIN") && err.contains("unshare -Urnm"), "{err}");
+}
+
+/// The rootless recipe the error message gives really works: as `nobody`, inside
+/// `unshare -Urnm` with a private /run, a lab is built, cut, verified and removed.
+#[test]
+fn the_rootless_recipe_works() {
+    let (_dir, exe) = fixture_for_nobody();
+    let script = format!("mount -t tmpfs none /run && exec {} lab-roundtrip 3", exe.display());
+    let out = Command::new("unshare")
+        .args(["-Urnm", "--propagation", "private", "sh", "-c", &script])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run unshare (util-linux)");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("ok"), "rootless lab failed: {text}");
 }
 
 #[test]

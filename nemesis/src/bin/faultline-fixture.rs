@@ -7,6 +7,8 @@
 //!   every node, prints the lab's prefix and the echo pids as one JSON line, then
 //!   waits to be killed (the crash and signal tests).
 //! - `faultline-fixture prereq`: checks the lab's prerequisites and prints the verdict.
+//! - `faultline-fixture lab-roundtrip NODES`: builds a lab, isolates n1, verifies it
+//!   with probes, heals, removes the lab (the rootless test runs this).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -62,16 +64,35 @@ fn hold_lab(nodes: &str, port: &str) -> Result<(), String> {
     }
 }
 
+fn lab_roundtrip(nodes: &str) -> Result<(), String> {
+    let nodes: usize = nodes.parse().map_err(|e| format!("NODES: {e}"))?;
+    let lab = Lab::create(LabConfig::nodes(nodes)).map_err(|e| e.to_string())?;
+    let spec = nemesis::PartitionSpec::new(nemesis::PartitionShape::IsolateOne { node: Some(0) });
+    let grudge = spec.grudge_seeded(nodes, 0, &[]).map_err(|e| e.to_string())?;
+    lab.set_partition(&grudge).map_err(|e| e.to_string())?;
+    let cut = lab.verify_partition().map_err(|e| e.to_string())?;
+    lab.heal_network().map_err(|e| e.to_string())?;
+    let healed = lab.verify_partition().map_err(|e| e.to_string())?;
+    lab.destroy().map_err(|e| e.to_string())?;
+    if cut.ok() && healed.ok() {
+        println!("ok");
+        Ok(())
+    } else {
+        Err(format!("verification failed: cut {cut:?}, healed {healed:?}"))
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match argv.as_slice() {
         ["echo", port] => echo(port),
         ["hold-lab", nodes, port] => hold_lab(nodes, port),
+        ["lab-roundtrip", nodes] => lab_roundtrip(nodes),
         ["prereq"] => nemesis::prereq::check(nemesis::prereq::LAB_TOOLS)
             .map(|()| println!("ok"))
             .map_err(|e| e.to_string()),
-        _ => Err("usage: faultline-fixture echo PORT | hold-lab NODES PORT | prereq".into()),
+        _ => Err("usage: faultline-fixture echo PORT | hold-lab NODES PORT | lab-roundtrip NODES | prereq".into()),
     };
     if let Err(e) = result {
         eprintln!("faultline-fixture: {e}");
