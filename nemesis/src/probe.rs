@@ -44,16 +44,25 @@ pub fn measure(lab: &Lab, wait: Duration) -> Result<Matrix> {
             let _ = sock.set_read_timeout(Some(Duration::from_millis(5)));
             let mut heard = BTreeSet::from([dst]);
             let mut buf = [0u8; 64];
+            let mut take = |len: usize, buf: &[u8]| {
+                let text = String::from_utf8_lossy(&buf[..len]);
+                if let Some((got_nonce, src)) = text.split_once(' ')
+                    && got_nonce == nonce.to_string()
+                    && let Ok(src) = src.parse::<usize>()
+                {
+                    heard.insert(src);
+                }
+            };
             while stop_at.get().is_none_or(|&t| Instant::now() < t) {
                 if let Ok((len, _)) = sock.recv_from(&mut buf) {
-                    let text = String::from_utf8_lossy(&buf[..len]);
-                    if let Some((got_nonce, src)) = text.split_once(' ')
-                        && got_nonce == nonce.to_string()
-                        && let Ok(src) = src.parse::<usize>()
-                    {
-                        heard.insert(src);
-                    }
+                    take(len, &buf);
                 }
+            }
+            // Whatever arrived but was not read yet (a busy machine may not have
+            // scheduled us) still counts: drain without waiting.
+            let _ = sock.set_nonblocking(true);
+            while let Ok((len, _)) = sock.recv_from(&mut buf) {
+                take(len, &buf);
             }
             Ok(heard)
         }));

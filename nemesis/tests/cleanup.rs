@@ -57,15 +57,29 @@ fn fixture_for_nobody() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, exe)
 }
 
+/// Runs `cmd`, retrying while the kernel says ETXTBSY: the fixture was just copied,
+/// and a child forked meanwhile by a parallel test may still hold the copy's write
+/// descriptor for a moment.
+fn output_retrying(cmd: &mut Command) -> std::process::Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // The same race one exec later, inside `unshare ... sh -c 'exec fixture'`.
+            Ok(out) if String::from_utf8_lossy(&out.stderr).contains("Text file busy") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.expect("run the fixture"),
+        }
+    }
+    panic!("the fixture copy stayed busy (ETXTBSY)");
+}
+
 #[test]
 fn not_root_is_told_how_to_run_rootless() {
     let (_dir, exe) = fixture_for_nobody();
-    let out = Command::new(&exe)
-        .arg("prereq")
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("run fixture as nobody");
+    let out = output_retrying(Command::new(&exe).arg("prereq").uid(65534).gid(65534));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CAP_NET_ADMIN") && err.contains("unshare -Urnm"), "{err}");
@@ -77,12 +91,12 @@ fn not_root_is_told_how_to_run_rootless() {
 fn the_rootless_recipe_works() {
     let (_dir, exe) = fixture_for_nobody();
     let script = format!("mount -t tmpfs none /run && exec {} lab-roundtrip 3", exe.display());
-    let out = Command::new("unshare")
-        .args(["-Urnm", "--propagation", "private", "sh", "-c", &script])
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("run unshare (util-linux)");
+    let out = output_retrying(
+        Command::new("unshare")
+            .args(["-Urnm", "--propagation", "private", "sh", "-c", &script])
+            .uid(65534)
+            .gid(65534),
+    );
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("ok"), "rootless lab failed: {text}");

@@ -14,7 +14,6 @@ use nemesis::schedule::Fault;
 use nemesis::{Grudge, PartitionShape, PartitionSpec, probe};
 
 const NODES: usize = 5;
-const TCP_TIMEOUT: Duration = Duration::from_millis(300);
 
 fn show(m: &[Vec<bool>]) -> String {
     m.iter()
@@ -62,11 +61,7 @@ fn check_shapes(shapes: &[PartitionShape]) {
     let nemesis =
         Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: "test".into() }, 0);
     let all_open = vec![vec![true; NODES]; NODES];
-    assert_eq!(
-        common::tcp_matrix(&e.lab, TCP_TIMEOUT),
-        all_open,
-        "lab not fully connected at start"
-    );
+    assert_eq!(common::tcp_matrix_expecting(&e.lab, &all_open), all_open, "not connected at start");
     let mut cases = 0;
     for shape in shapes {
         for one_way in [false, true] {
@@ -104,12 +99,13 @@ fn check_shapes(shapes: &[PartitionShape]) {
                     .expect("some open link");
                 other.blocked.insert(extra);
                 assert!(!probe::compare(&other, &udp).ok(), "{name}: compare cannot fail");
-                let tcp = common::tcp_matrix(&e.lab, TCP_TIMEOUT);
+                let tcp = common::tcp_matrix_expecting(&e.lab, &grudge.tcp_matrix(NODES));
                 assert_eq!(show(&tcp), show(&grudge.tcp_matrix(NODES)), "{name}: TCP matrix");
 
                 let healed = nemesis.heal_all().expect("heal");
                 assert!(healed.verification.as_ref().is_some_and(|v| v.ok()), "{name}: {healed:?}");
-                assert_eq!(common::tcp_matrix(&e.lab, TCP_TIMEOUT), all_open, "{name}: after heal");
+                let healed_tcp = common::tcp_matrix_expecting(&e.lab, &all_open);
+                assert_eq!(healed_tcp, all_open, "{name}: after heal");
                 cases += 1;
             }
         }
