@@ -1,16 +1,21 @@
 //! After a run is killed with SIGKILL (no handler can run), its lab stays until
 //! a sweep finds its marker naming a dead owner and removes everything it lists.
-//! Alone in its test binary so that no other lab creation (which sweeps too) can
-//! race it. Needs root, iproute2 and nftables.
+//! Its marker lives in a private run directory, so that no other lab creation on
+//! the machine (which sweeps too) can race this test's sweep; alone in its test
+//! binary because it sets that directory for the whole process. Needs root,
+//! iproute2 and nftables.
 
 mod common;
 
-use common::held::{hold_lab, signal_and_wait};
+use common::held::{hold_lab_in, signal_and_wait};
 use nix::sys::signal::Signal;
 
 #[test]
 fn sigkill_leaves_leftovers_that_the_sweep_removes() {
-    let mut held = hold_lab(3);
+    let run_dir = tempfile::tempdir().expect("run dir");
+    // SAFETY: this binary's only test sets it before starting any thread of its own.
+    unsafe { std::env::set_var("FAULTLINE_RUN_DIR", run_dir.path()) };
+    let mut held = hold_lab_in(3, Some(run_dir.path()));
     signal_and_wait(&mut held, Signal::SIGKILL);
     // SIGKILL cannot be caught: everything is still there...
     assert!(std::path::Path::new(&format!("/run/netns/{}-n1", held.prefix)).exists());

@@ -16,7 +16,16 @@ pub struct Held {
 
 /// Starts `faultline-fixture hold-lab` and reads the lab it built.
 pub fn hold_lab(nodes: usize) -> Held {
-    let mut child = Command::new(super::FIXTURE)
+    hold_lab_in(nodes, None)
+}
+
+/// [`hold_lab`] with the lab's marker under `run_dir` (`FAULTLINE_RUN_DIR`).
+pub fn hold_lab_in(nodes: usize, run_dir: Option<&std::path::Path>) -> Held {
+    let mut cmd = Command::new(super::FIXTURE);
+    if let Some(dir) = run_dir {
+        cmd.env("FAULTLINE_RUN_DIR", dir);
+    }
+    let mut child = cmd
         .args(["hold-lab", &nodes.to_string(), "7001"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
