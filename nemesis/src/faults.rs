@@ -2,7 +2,7 @@
 //! [`Grudge`]), packet loss per link, and delays per link. Each setter replaces
 //! one family whole and applies it atomically; [`Lab::heal_network`] clears all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::error::{NemesisError, Result};
@@ -16,6 +16,8 @@ use crate::probe::{self, Verification};
 #[derive(Default)]
 pub struct NetFaults {
     pub(crate) grudge: Grudge,
+    /// `(client, node)` pairs cut both ways.
+    pub(crate) client_cuts: BTreeSet<(usize, usize)>,
     pub(crate) loss: BTreeMap<(usize, usize), u8>,
     pub(crate) delays: BTreeMap<(usize, usize), (LinkDelay, Delayer)>,
 }
@@ -54,8 +56,27 @@ impl Lab {
     pub fn set_partition(&self, grudge: &Grudge) -> Result<()> {
         self.check_links(&grudge.blocked)?;
         let mut net = self.inner.net.lock().unwrap_or_else(|p| p.into_inner());
-        netfilter::apply(&self.switch_ns(), &netfilter::partition_script(grudge))?;
+        let script = netfilter::partition_script_with_clients(grudge, &net.client_cuts);
+        netfilter::apply(&self.switch_ns(), &script)?;
         net.grudge = grudge.clone();
+        Ok(())
+    }
+
+    /// Cuts client namespaces from nodes: each `(client, node)` pair, both ways
+    /// (replacing earlier client cuts; the node partition stays as it is).
+    pub fn set_client_cuts(&self, cuts: &BTreeSet<(usize, usize)>) -> Result<()> {
+        let (nodes, clients) = (self.node_count(), self.client_count());
+        if let Some(&(c, n)) = cuts.iter().find(|&&(c, n)| c >= clients || n >= nodes) {
+            return Err(NemesisError::Invalid(format!(
+                "client cut c{} / n{} in a lab of {clients} clients and {nodes} nodes",
+                c + 1,
+                n + 1
+            )));
+        }
+        let mut net = self.inner.net.lock().unwrap_or_else(|p| p.into_inner());
+        let script = netfilter::partition_script_with_clients(&net.grudge, cuts);
+        netfilter::apply(&self.switch_ns(), &script)?;
+        net.client_cuts = cuts.clone();
         Ok(())
     }
 
@@ -98,7 +119,7 @@ impl Lab {
         Ok(())
     }
 
-    /// Removes every network fault (partition, loss, delays) at once.
+    /// Removes every network fault (partition, client cuts, loss, delays) at once.
     pub fn heal_network(&self) -> Result<()> {
         let mut net = self.inner.net.lock().unwrap_or_else(|p| p.into_inner());
         net.stop_delayers();
@@ -109,6 +130,7 @@ impl Lab {
         );
         netfilter::apply(&self.switch_ns(), &script)?;
         net.grudge = Grudge::default();
+        net.client_cuts.clear();
         net.loss.clear();
         Ok(())
     }

@@ -4,12 +4,16 @@
 //! ```text
 //!   <prefix>-n1 [eth0 198.18.0.1] ──veth── p1 ┐
 //!   <prefix>-n2 [eth0 198.18.0.2] ──veth── p2 ├─ br0 198.18.0.254  (<prefix>-sw)
-//!   ...                                       ┘   + table bridge faultline
+//!   ...                                       │   + table bridge faultline
+//!   <prefix>-c1 [eth0 198.18.0.201] ─veth── c1 ┘   (client namespaces, optional)
 //! ```
 //!
 //! Every lab has its own switch, so all labs may use the same addresses without
-//! meeting. Clients reach nodes from the switch namespace ([`Lab::in_switch`]),
-//! the nemesis cuts links with one nftables table in the switch namespace.
+//! meeting. Clients reach nodes from the switch namespace ([`Lab::in_switch`]; the
+//! bridge's own traffic is never forwarded, so never cut), or from client
+//! namespaces ([`Lab::add_client`], [`Lab::in_client`]) that client cuts can
+//! separate from nodes. The nemesis cuts links with one nftables table in the
+//! switch namespace.
 //! A lab is removed when dropped (see [`crate::cleanup`] for signals and crashes),
 //! except a lab brought up by hand for a developer, which lives until `lab down`.
 
@@ -37,6 +41,14 @@ pub const MAX_NODES: usize = 200;
 /// A node's address: 198.18.0.<index+1>, in the benchmarking range nobody routes.
 pub fn node_addr(index: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 18, 0, (index + 1) as u8)
+}
+
+/// The most client namespaces a lab holds (198.18.0.201 to .250).
+pub const MAX_CLIENTS: usize = 50;
+
+/// A client namespace's address: 198.18.0.<201+index>.
+pub fn client_addr(index: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, (201 + index) as u8)
 }
 
 /// The bridge's address in the switch namespace, where clients live.
@@ -148,6 +160,7 @@ impl Lab {
                     addr: node_addr(i),
                 })
                 .collect(),
+            clients: Vec::new(),
             processes: Vec::new(),
         };
         state.save()?;
@@ -266,6 +279,67 @@ impl Lab {
         F: FnOnce() -> T + Send + 'static,
     {
         netns::run_in(&self.node_ns(index)?, f)
+    }
+
+    /// Adds a client namespace `<prefix>-c<k>` on the bridge (for clients that a
+    /// client partition may cut off); returns its 0-based index. Recorded in the
+    /// marker before it is created, removed with the lab.
+    pub fn add_client(&self) -> Result<usize> {
+        let (index, ns, switch_ns) = {
+            let mut state = lock(&self.inner.state);
+            let index = state.clients.len();
+            if index >= MAX_CLIENTS {
+                return Err(NemesisError::Invalid(format!(
+                    "a lab has at most {MAX_CLIENTS} clients"
+                )));
+            }
+            let ns = format!("{}-c{}", state.prefix, index + 1);
+            let name = format!("c{}", index + 1);
+            state.clients.push(NodeRecord { name, ns: ns.clone(), addr: client_addr(index) });
+            state.save()?;
+            (index, ns, state.switch_ns.clone())
+        };
+        let port = format!("c{}", index + 1);
+        exec::ip_batch(None, &format!("netns add {ns}\n"))?;
+        exec::ip_batch(
+            Some(&switch_ns),
+            &format!(
+                "link add {port} type veth peer name eth0 netns {ns}\nlink set {port} master br0\n\
+                 link set {port} up\n"
+            ),
+        )?;
+        exec::ip_batch(
+            Some(&ns),
+            &format!(
+                "link set lo up\naddr add {}/24 dev eth0\nlink set eth0 up\n",
+                client_addr(index)
+            ),
+        )?;
+        Ok(index)
+    }
+
+    /// The namespace of client `index` (0-based).
+    pub fn client_ns(&self, index: usize) -> Result<String> {
+        let state = lock(&self.inner.state);
+        state.clients.get(index).map(|c| c.ns.clone()).ok_or_else(|| {
+            NemesisError::Invalid(format!(
+                "no client {index} (this lab has {})",
+                state.clients.len()
+            ))
+        })
+    }
+
+    pub fn client_count(&self) -> usize {
+        lock(&self.inner.state).clients.len()
+    }
+
+    /// Runs `f` on a thread inside client `index`'s namespace.
+    pub fn in_client<T, F>(&self, index: usize, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        netns::run_in(&self.client_ns(index)?, f)
     }
 
     /// Starts `spec` inside node `node`'s namespace and records it in the marker

@@ -14,12 +14,12 @@
 //! Every change is one `nft -f -` script, which nftables applies as one
 //! transaction: a partition appears (or heals) all at once, never link by link.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::error::Result;
 use crate::exec;
-use crate::lab::node_addr;
+use crate::lab::{client_addr, node_addr};
 use crate::partition::Grudge;
 
 const TABLE: &str = "bridge faultline";
@@ -38,13 +38,23 @@ pub fn install_base_table(switch_ns: &str) -> Result<()> {
 
 /// The script that makes the blocked set exactly `grudge`.
 pub fn partition_script(grudge: &Grudge) -> String {
+    partition_script_with_clients(grudge, &BTreeSet::new())
+}
+
+/// Same, plus client cuts: `(client, node)` blocks both directions between
+/// client namespace `client` and node `node`.
+pub fn partition_script_with_clients(
+    grudge: &Grudge,
+    client_cuts: &BTreeSet<(usize, usize)>,
+) -> String {
     let mut s = format!("flush set {TABLE} blocked\n");
-    if !grudge.is_empty() {
-        let elems: Vec<String> = grudge
-            .blocked
+    let pairs = grudge.blocked.iter().map(|&(src, dst)| (node_addr(src), node_addr(dst))).chain(
+        client_cuts
             .iter()
-            .map(|&(src, dst)| format!("{} . {}", node_addr(src), node_addr(dst)))
-            .collect();
+            .flat_map(|&(c, n)| [(client_addr(c), node_addr(n)), (node_addr(n), client_addr(c))]),
+    );
+    let elems: Vec<String> = pairs.map(|(a, b)| format!("{a} . {b}")).collect();
+    if !elems.is_empty() {
         let _ = writeln!(s, "add element {TABLE} blocked {{ {} }}", elems.join(", "));
     }
     s
@@ -100,7 +110,9 @@ fn parse_set_elements(text: &str) -> Grudge {
             elem.split(" . ").filter_map(|a| a.trim().parse().ok()).collect();
         if let [a, b] = addrs.as_slice() {
             let (s, d) = (a.octets()[3] as usize, b.octets()[3] as usize);
-            if s >= 1 && d >= 1 {
+            // Node addresses only: client cuts are not part of the node grudge.
+            let node = 1..=crate::lab::MAX_NODES;
+            if node.contains(&s) && node.contains(&d) {
                 g.blocked.insert((s - 1, d - 1));
             }
         }
@@ -111,7 +123,6 @@ fn parse_set_elements(text: &str) -> Grudge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
     fn partition_script_flushes_then_adds_in_one_batch() {
@@ -122,6 +133,12 @@ mod tests {
              add element bridge faultline blocked { 198.18.0.1 . 198.18.0.5, 198.18.0.5 . 198.18.0.1 }\n"
         );
         assert_eq!(partition_script(&Grudge::default()), "flush set bridge faultline blocked\n");
+        let cuts = BTreeSet::from([(0, 1)]);
+        assert_eq!(
+            partition_script_with_clients(&Grudge::default(), &cuts),
+            "flush set bridge faultline blocked\n\
+             add element bridge faultline blocked { 198.18.0.201 . 198.18.0.2, 198.18.0.2 . 198.18.0.201 }\n"
+        );
     }
 
     #[test]

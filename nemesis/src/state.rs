@@ -81,13 +81,17 @@ pub struct LabState {
     pub switch_ns: String,
     pub switch_addr: Ipv4Addr,
     pub nodes: Vec<NodeRecord>,
+    /// Client namespaces (for client partitions), named `c1`, `c2`, ...
+    #[serde(default)]
+    pub clients: Vec<NodeRecord>,
     pub processes: Vec<ProcessRecord>,
 }
 
 impl LabState {
-    /// Every namespace of the lab: nodes first, the switch last.
+    /// Every namespace of the lab: nodes and clients first, the switch last.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.nodes.iter().map(|n| n.ns.clone()).collect();
+        let mut all: Vec<String> =
+            self.nodes.iter().chain(&self.clients).map(|n| n.ns.clone()).collect();
         all.push(self.switch_ns.clone());
         all
     }

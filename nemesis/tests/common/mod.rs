@@ -142,9 +142,14 @@ pub fn pids(lab: &Lab, handles: &[ProcHandle]) -> Vec<u32> {
 
 /// Tears a lab down and checks that nothing of it remains.
 pub fn destroy_and_check(e: EchoLab) {
+    destroy_and_check_with(e, 0);
+}
+
+/// Same, for a lab that also has `clients` client namespaces.
+pub fn destroy_and_check_with(e: EchoLab, clients: usize) {
     let prefix = e.lab.prefix().to_string();
     let pids = pids(&e.lab, &e.echo);
     let report = e.lab.destroy().expect("teardown");
-    assert_eq!(report.deleted_namespaces.len(), e.echo.len() + 1);
+    assert_eq!(report.deleted_namespaces.len(), e.echo.len() + clients + 1);
     assert_gone(&prefix, &pids);
 }
