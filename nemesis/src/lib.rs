@@ -5,8 +5,8 @@
 //! the nemesis injects faults and records what it really did.
 //!
 //! # Layout
-//! - [`lab`]: building and removing a lab; processes inside it (spawn, kill,
-//!   pause, resume, stop, restart).
+//! - [`lab`]: building and removing a lab; [`lab_processes`]: processes inside
+//!   it (spawn, kill, pause, resume, stop, restart).
 //! - [`netns`]: running a thread inside a namespace (clients, probes, delayers).
 //! - [`state`], [`cleanup`]: the on-disk marker, teardown on drop / panic / signals,
 //!   and the sweep of crashed runs' leftovers.
@@ -62,6 +62,7 @@ pub mod exec;
 pub mod faults;
 pub mod inject;
 pub mod lab;
+pub mod lab_processes;
 pub mod latency;
 pub mod netfilter;
 pub mod netns;
