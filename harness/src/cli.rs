@@ -26,6 +26,15 @@ pub enum Command {
     History(HistoryCmd),
     /// Check histories for linearizability against a model.
     Check(commands::check::CheckArgs),
+    /// A lab of network namespaces to bring up by hand, break and remove.
+    Lab {
+        /// The lab to act on (its prefix, see `lab status`); optional when only one
+        /// hand-made lab is up.
+        #[arg(long, global = true)]
+        lab: Option<String>,
+        #[command(subcommand)]
+        cmd: crate::commands::lab_cli::LabCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,5 +93,6 @@ pub fn run(cli: Cli) -> CmdResult {
             commands::history::lint(&file, format)
         }
         Command::Check(args) => commands::check::run(&args),
+        Command::Lab { lab, cmd } => commands::lab_cli::run(lab.as_deref(), cmd),
     }
 }

@@ -2,3 +2,5 @@
 
 pub mod check;
 pub mod history;
+pub mod lab;
+pub mod lab_cli;
