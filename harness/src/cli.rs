@@ -37,6 +37,15 @@ pub enum Command {
     Replay { run_dir: PathBuf },
     /// Check histories for linearizability against a model.
     Check(commands::check::CheckArgs),
+    /// A lab of network namespaces to bring up by hand, break and remove.
+    Lab {
+        /// The lab to act on (its prefix, see `lab status`); optional when only one
+        /// hand-made lab is up.
+        #[arg(long, global = true)]
+        lab: Option<String>,
+        #[command(subcommand)]
+        cmd: crate::commands::lab_cli::LabCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,5 +107,6 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Analyze { run_dir } => commands::analyze::analyze(&run_dir),
         Command::Replay { run_dir } => commands::replay::replay(&run_dir),
         Command::Check(args) => commands::check::run(&args),
+        Command::Lab { lab, cmd } => commands::lab_cli::run(lab.as_deref(), cmd),
     }
 }

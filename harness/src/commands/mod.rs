@@ -3,5 +3,7 @@
 pub mod analyze;
 pub mod check;
 pub mod history;
+pub mod lab;
+pub mod lab_cli;
 pub mod replay;
 pub mod test;
