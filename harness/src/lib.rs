@@ -6,7 +6,10 @@
 //! - [`exit`]: Jepsen's exit codes.
 //! - [`commands`]: one module per subcommand family (`history`, `test`, `analyze`,
 //!   `replay`).
-//! - [`node_host`]: where nodes run (the loopback host; the lab implements it too).
+//! - [`node_host`]: where nodes run (the loopback host); [`lab_host`]: the same seam
+//!   on the nemesis crate's lab (a network namespace per node).
+//! - [`lab_nemesis`]: the nemesis crate's seeded fault schedule as the runtime's
+//!   nemesis hook.
 //! - [`system`] / [`client`]: the traits a system under test implements.
 //! - [`systems`]: one file per system (`etcd`, `memory`).
 //! - [`runtime`]: workers, phases, the recorder, the nemesis seam, progress.
@@ -24,6 +27,8 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod exit;
+pub mod lab_host;
+pub mod lab_nemesis;
 pub mod node_host;
 pub mod runtime;
 pub mod store;

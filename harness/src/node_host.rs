@@ -67,6 +67,9 @@ pub enum HostError {
     Signal { pid: u32, signal: NodeSignal, errno: Errno },
     #[error("pid {pid}: cannot wait for it: {source}")]
     Wait { pid: u32, source: io::Error },
+    /// The nemesis lab refused or failed.
+    #[error("lab: {0}")]
+    Lab(String),
 }
 
 /// Where nodes run. Nodes are numbered from 0 in code and named `n1..nN` for people.

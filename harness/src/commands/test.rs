@@ -15,6 +15,8 @@ use workloads::Workload;
 
 use crate::analysis::{self, Analysis};
 use crate::exit::{Exit, Failure};
+use crate::lab_host::{self, LabHost, SwitchGuard};
+use crate::lab_nemesis::{self, ScheduleRequest};
 use crate::node_host::{LoopbackHost, NodeHost, node_name};
 use crate::runtime::control::Stats;
 use crate::runtime::nemesis_hook::{NemesisHook, NoNemesis};
@@ -26,6 +28,7 @@ use crate::system::System;
 use crate::systems::ReadMode;
 use crate::systems::etcd::{Etcd, EtcdOptions};
 use crate::systems::memory::Memory;
+use nemesis::{Lab, LabConfig};
 
 /// Every option of a test run; recorded in `test.json`, so `replay` can repeat it.
 #[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
@@ -217,13 +220,16 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
             faults.push(n.to_string());
         }
     }
-    if let Some(f) = faults.first() {
-        // The fault families live in the `nemesis` crate (the lab); this build does
-        // not have them wired in yet.
+    if !faults.is_empty() && args.system.starts_with("memory") {
         return bad(format!(
-            "nemesis {f:?} is not available in this build yet (the lab and its faults come \
-             from the nemesis crate); use --nemesis none"
+            "the {} system runs inside the harness: it has no nodes to fault; use --nemesis none",
+            args.system
         ));
+    }
+    if !faults.is_empty() && args.host == "loopback" {
+        return bad(
+            "faults need the lab (--host lab or auto): loopback nodes share one network".into()
+        );
     }
     Ok(faults)
 }
@@ -255,13 +261,27 @@ pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
     let run = store.create_run(&name).map_err(|e| {
         Failure::crash(format!("cannot create a run directory under {}: {e}", args.store.display()))
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::crash(format!("cannot start the async runtime: {e}")))?;
+    let use_lab = args.host == "lab" || (args.host == "auto" && !faults.is_empty());
+    let no_runtime =
+        |e: std::io::Error| Failure::crash(format!("cannot start the async runtime: {e}"));
+    // In the lab, every thread that talks to nodes lives in its switch namespace: the
+    // runtime's threads from their start, this thread for the run (the guard).
+    let (lab, runtime, guard) = if use_lab {
+        let lab = Lab::create(LabConfig::nodes(args.nodes))
+            .map_err(|e| Failure::crash(format!("cannot build the lab: {e}")))?;
+        let runtime = lab_host::runtime_in_switch(&lab).map_err(no_runtime)?;
+        let guard = SwitchGuard::enter(&lab).map_err(Failure::crash)?;
+        (Some(lab), runtime, Some(guard))
+    } else {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(no_runtime)?;
+        (None, runtime, None)
+    };
     let ctx = RunCtx { args, seed, name, run, workload, faults, swept };
-    let host: Arc<dyn NodeHost> =
-        Arc::new(LoopbackHost::new(ctx.args.nodes, ctx.args.loopback_net));
+    let host: Arc<dyn NodeHost> = match &lab {
+        Some(lab) => Arc::new(LabHost::new(lab.clone())),
+        None => Arc::new(LoopbackHost::new(ctx.args.nodes, ctx.args.loopback_net)),
+    };
     let result = match ctx.args.system.as_str() {
         "etcd" => {
             let options = EtcdOptions {
@@ -271,13 +291,23 @@ pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
             };
             let etcd = Etcd::new(options, host.clone(), ctx.run.path.clone())
                 .map_err(|e| Failure::crash(e.to_string()))?;
-            run_system(etcd, host.as_ref(), &ctx, &runtime)
+            run_system(etcd, host.as_ref(), lab.as_ref(), &ctx, &runtime)
         }
-        "memory-stale" => {
-            run_system(Memory::with_stale_reads(ctx.args.nodes), host.as_ref(), &ctx, &runtime)
-        }
-        _ => run_system(Memory::new(ctx.args.nodes), host.as_ref(), &ctx, &runtime),
+        "memory-stale" => run_system(
+            Memory::with_stale_reads(ctx.args.nodes),
+            host.as_ref(),
+            lab.as_ref(),
+            &ctx,
+            &runtime,
+        ),
+        _ => run_system(Memory::new(ctx.args.nodes), host.as_ref(), lab.as_ref(), &ctx, &runtime),
     };
+    // The runtime's threads first, then this thread leaves the lab, then the lab goes
+    // (when the last handle on it is dropped).
+    drop(runtime);
+    drop(guard);
+    drop(host);
+    drop(lab);
     ctx.run.finish();
     result.map(|exit| (exit, ctx.run.path.clone()))
 }
@@ -288,7 +318,6 @@ struct RunCtx {
     name: String,
     run: RunDir,
     workload: Box<dyn Workload>,
-    #[allow(dead_code)] // read once the nemesis crate's faults are wired in
     faults: Vec<String>,
     swept: Vec<String>,
 }
@@ -317,6 +346,7 @@ fn run_options(args: &TestArgs, seed: u64, has_faults: bool) -> RunOptions {
 fn run_system<S: System>(
     system: S,
     host: &dyn NodeHost,
+    lab: Option<&Lab>,
     ctx: &RunCtx,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Exit, Failure> {
@@ -328,7 +358,25 @@ fn run_system<S: System>(
     })?;
     log.line(&format!("run {} seed {}", run.path.display(), ctx.seed));
     let system = Arc::new(system);
-    let mut nemesis: Box<dyn NemesisHook> = Box::new(NoNemesis);
+    let mut nemesis: Box<dyn NemesisHook> =
+        match lab {
+            Some(lab) if !ctx.faults.is_empty() => {
+                let request = ScheduleRequest {
+                    seed: ctx.seed,
+                    nodes: system.node_count(),
+                    faults: &ctx.faults,
+                    shapes: &ctx.args.partitions,
+                    interval: Duration::from_secs_f64(ctx.args.nemesis_interval),
+                    duration: Duration::from_secs_f64(ctx.args.time_limit),
+                    clock_unsupported: "etcd is a Go program: it reads time through the vDSO, \
+                                    which libfaketime cannot change",
+                };
+                Box::new(lab_nemesis::build(lab, &request, system.clone()).map_err(|e| {
+                    Failure::bad_input(format!("the fault schedule cannot run: {e}"))
+                })?)
+            }
+            _ => Box::new(NoNemesis),
+        };
     let mut versions = BTreeMap::new();
     versions.insert("faultline".to_string(), env!("CARGO_PKG_VERSION").to_string());
     let installed = system.check_installed();
@@ -374,7 +422,7 @@ fn run_system<S: System>(
         Failure::crash(format!("cannot create {}: {e}", run.file(store::HISTORY).display()))
     })?;
     let stats = Arc::new(Stats::default());
-    let options = run_options(&ctx.args, ctx.seed, false);
+    let options = run_options(&ctx.args, ctx.seed, !ctx.faults.is_empty());
     let report: SharedReport = Arc::new(Mutex::new(RunReport::default()));
     let progress = runtime.block_on(async { Progress::start(stats.clone(), &log, echo) });
     runtime.block_on(async {
