@@ -162,7 +162,7 @@ impl<S: System> NemesisHook for LabNemesis<S> {
 
 /// Mixed into the run seed for the fault schedule, so the schedule's stream differs
 /// from every worker's.
-const SCHEDULE_SALT: u64 = 0x6e65_6d65_7369_73; // "nemesis"
+const SCHEDULE_SALT: u64 = 0x006e_656d_6573_6973; // "nemesis"
 
 /// The fault families `--nemesis` names.
 pub fn fault_kind(name: &str) -> Option<FaultKind> {
