@@ -216,8 +216,19 @@ pub fn build<S: System>(
         .iter()
         .map(|f| fault_kind(f).ok_or_else(|| format!("unknown fault {f:?}")))
         .collect::<Result<_, _>>()?;
-    config.shapes = request
-        .shapes
+    let defaults: Vec<String>;
+    let shapes = if request.shapes.is_empty() {
+        // Jepsen's usual mix; a majorities ring only exists from 4 nodes on.
+        let mut d = vec!["isolate-one", "random-halves", "bridge"];
+        if request.nodes >= 4 {
+            d.push("majorities-ring");
+        }
+        defaults = d.into_iter().map(String::from).collect();
+        &defaults
+    } else {
+        request.shapes
+    };
+    config.shapes = shapes
         .iter()
         .map(|s| partition_shape(s.trim()).ok_or_else(|| format!("unknown partition shape {s:?}")))
         .collect::<Result<_, _>>()?;

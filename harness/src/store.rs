@@ -65,13 +65,19 @@ impl Store {
         let stamp = timestamp_utc(SystemTime::now());
         let mut name = stamp.clone();
         let mut n = 1;
-        // Two runs in one millisecond: suffix the later one.
-        while test_dir.join(&name).exists() {
-            n += 1;
-            name = format!("{stamp}-{n}");
-        }
-        let path = test_dir.join(&name);
-        fs::create_dir(&path)?;
+        // Two runs in one millisecond (parallel runs): the later one gets a suffix.
+        // create_dir is the arbiter, so concurrent runs never share a directory.
+        let path = loop {
+            let path = test_dir.join(&name);
+            match fs::create_dir(&path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    n += 1;
+                    name = format!("{stamp}-{n}");
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let me = std::process::id();
         let mark = HarnessMark { pid: me, start_time: process_start_time(me).unwrap_or(0) };
         fs::write(path.join(HARNESS_PID), serde_json::to_string(&mark).unwrap_or_default())?;
@@ -150,7 +156,9 @@ fn sweep_run(run: &Path) -> Option<String> {
 
 /// Points `link` at `target` atomically (a new link renamed over the old one).
 fn relink(link: &Path, target: &Path) -> io::Result<()> {
-    let tmp = link.with_extension(format!("tmp{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = link.with_extension(format!("tmp{}-{n}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)?;
     fs::rename(&tmp, link)

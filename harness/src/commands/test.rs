@@ -91,13 +91,10 @@ pub struct TestArgs {
     #[serde(default = "default_nemesis_interval")]
     pub nemesis_interval: f64,
     /// Partition shapes to draw from, comma separated: isolate-one, random-halves,
-    /// majorities-ring, bridge, primaries (cut the leader off).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "isolate-one,random-halves,majorities-ring,bridge"
-    )]
-    #[serde(default = "default_partitions")]
+    /// majorities-ring (5 nodes or more), bridge, primaries (cut the leader off).
+    /// Default: every shape but primaries that fits the cluster.
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
     pub partitions: Vec<String>,
     /// Where nodes run: `auto` (the lab when there are faults, else loopback),
     /// `loopback` or `lab` (network namespaces; needs root).
@@ -112,10 +109,6 @@ pub struct TestArgs {
 
 fn default_nemesis_interval() -> f64 {
     5.0
-}
-
-fn default_partitions() -> Vec<String> {
-    PARTITION_SHAPES[..4].iter().map(|s| s.to_string()).collect()
 }
 
 fn default_host() -> String {

@@ -66,7 +66,7 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         pre_vote: true,
         loopback_net: net,
         nemesis_interval: 5.0,
-        partitions: vec!["isolate-one".into()],
+        partitions: Vec::new(),
         host: "auto".into(),
         quiet: true,
     }
