@@ -6,4 +6,5 @@ pub mod history;
 pub mod lab;
 pub mod lab_cli;
 pub mod replay;
+pub mod report;
 pub mod test;
