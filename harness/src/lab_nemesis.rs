@@ -198,13 +198,9 @@ pub struct ScheduleRequest<'a> {
     pub clock_unsupported: &'a str,
 }
 
-/// The seeded schedule and the nemesis that plays it, checked before anything runs
-/// (an unsupported fault refuses the run with a message saying why).
-pub fn build<S: System>(
-    lab: &Lab,
-    request: &ScheduleRequest<'_>,
-    system: Arc<S>,
-) -> Result<LabNemesis<S>, String> {
+/// The seeded fault schedule for a request: a function of the seed and the options
+/// alone (what `replay` compares).
+pub fn schedule_for(request: &ScheduleRequest<'_>) -> Result<Schedule, String> {
     let mut config = ScheduleConfig::new(
         request.seed ^ SCHEDULE_SALT,
         request.nodes,
@@ -232,9 +228,76 @@ pub fn build<S: System>(
         .iter()
         .map(|s| partition_shape(s.trim()).ok_or_else(|| format!("unknown partition shape {s:?}")))
         .collect::<Result<_, _>>()?;
-    let schedule = Schedule::generate(config).map_err(|e| e.to_string())?;
+    Schedule::generate(config).map_err(|e| e.to_string())
+}
+
+/// The seeded schedule and the nemesis that plays it, checked before anything runs
+/// (an unsupported fault refuses the run with a message saying why).
+pub fn build<S: System>(
+    lab: &Lab,
+    request: &ScheduleRequest<'_>,
+    system: Arc<S>,
+) -> Result<LabNemesis<S>, String> {
+    let schedule = schedule_for(request)?;
     let clock = ClockSupport::Unsupported { reason: request.clock_unsupported.to_string() };
     let nemesis = Nemesis::new(lab.clone(), clock, request.seed ^ SCHEDULE_SALT);
     nemesis.check_schedule(&schedule).map_err(|e| e.to_string())?;
     Ok(LabNemesis::new(nemesis, schedule, system))
+}
+
+#[cfg(test)]
+mod tests {
+    use nemesis::schedule::Fault;
+
+    use super::*;
+
+    fn request<'a>(seed: u64, faults: &'a [String], shapes: &'a [String]) -> ScheduleRequest<'a> {
+        ScheduleRequest {
+            seed,
+            nodes: 3,
+            faults,
+            shapes,
+            interval: Duration::from_secs(2),
+            duration: Duration::from_secs(30),
+            clock_unsupported: "test",
+        }
+    }
+
+    fn faults_of(s: &Schedule) -> Vec<&Fault> {
+        s.steps
+            .iter()
+            .filter_map(|st| match &st.action {
+                Action::Start { fault } => Some(fault),
+                Action::HealAll => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_schedule_is_a_function_of_the_seed_and_the_options() {
+        let faults: Vec<String> = ["partition", "kill", "pause"].map(String::from).to_vec();
+        let a = schedule_for(&request(1, &faults, &[])).unwrap();
+        assert_eq!(a, schedule_for(&request(1, &faults, &[])).unwrap());
+        assert_ne!(a, schedule_for(&request(2, &faults, &[])).unwrap());
+        assert!(faults_of(&a).len() >= 5, "a fault every other interval over 30 s");
+        // Three nodes have no majorities ring.
+        assert!(faults_of(&a).iter().all(|f| !matches!(
+            f,
+            Fault::Partition { spec, .. } if spec.shape == PartitionShape::MajoritiesRing
+        )));
+    }
+
+    #[test]
+    fn only_the_requested_faults_and_shapes_are_drawn() {
+        let faults = vec!["partition".to_string()];
+        let shapes = vec!["primaries".to_string()];
+        let s = schedule_for(&request(5, &faults, &shapes)).unwrap();
+        assert!(faults_of(&s).iter().all(|f| matches!(
+            f,
+            Fault::Partition { spec, .. } if spec.shape == PartitionShape::Primaries
+        )));
+        assert_eq!(s.steps.last().map(|st| &st.action), Some(&Action::HealAll));
+        let bad = vec!["flood".to_string()];
+        assert!(schedule_for(&request(5, &bad, &[])).is_err());
+    }
 }
