@@ -403,7 +403,12 @@ pub fn fault_value(fault: &Fault) -> Value {
         Fault::Kill { target, nodes }
         | Fault::Pause { target, nodes }
         | Fault::Stop { target, nodes, .. } => {
-            let mut m = vec![kv("target", Value::Str(format!("{target:?}").to_lowercase()))];
+            // The target as its JSON form says it: "majority", {"nodes": [0, 2]}.
+            let target = serde_json::to_value(target)
+                .ok()
+                .and_then(|j| Value::from_json(&j).ok())
+                .unwrap_or(Value::Nil);
+            let mut m = vec![kv("target", target)];
             if let Some(nodes) = nodes {
                 m.push(kv("nodes", nodes_value(nodes)));
             }
