@@ -85,3 +85,32 @@ fn a_hand_made_lab_from_up_to_down() {
     assert!(left.iter().all(|n| !n.starts_with(&format!("{prefix}-"))), "{left:?}");
     assert!(!std::path::Path::new(&format!("/run/faultline/{prefix}")).exists());
 }
+
+/// Without privileges, `lab up` fails as a setup failure (255) and says how to run
+/// rootless.
+#[test]
+fn lab_up_without_root_says_how_to_run_rootless() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // A copy `nobody` may run (the checkout may sit where only root can enter).
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exe = dir.path().join("faultline");
+    std::fs::copy(FAULTLINE, &exe).expect("copy");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut attempt = 0;
+    let out = loop {
+        // A parallel fork may briefly hold the fresh copy open for writing.
+        match Command::new(&exe).args(["lab", "up", "--nodes", "2"]).uid(65534).gid(65534).output()
+        {
+            Err(e) if e.raw_os_error() == Some(26) && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("run faultline as nobody"),
+        }
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("CAP_NET_ADMIN") && err.contains("unshare -Urnm"), "{err}");
+}
