@@ -1,6 +1,9 @@
 //! One module per subcommand family.
 
+pub mod analyze;
 pub mod check;
 pub mod history;
 pub mod lab;
 pub mod lab_cli;
+pub mod replay;
+pub mod test;
