@@ -25,6 +25,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
 }
 
 #[test]
-fn redb_store_passes_openraft_conformance_suite() -> Result<(), StorageError<u64>> {
-    Suite::test_all(RedbBuilder)
+fn redb_store_passes_openraft_conformance_suite() {
+    if let Err(e) = Suite::test_all(RedbBuilder) {
+        panic!("openraft storage suite failed on the redb store: {e}");
+    }
 }
