@@ -13,27 +13,31 @@ use std::time::Instant;
 use common::Cluster;
 use common::TestResult;
 
-/// With both followers stopped, a write cannot commit. Correct: the leader does not
-/// acknowledge it (500 after its Raft timeout). `ack-before-commit`: acknowledged at once,
-/// and lost once that leader dies.
+/// With both followers killed, a write cannot commit. Correct: the leader does not
+/// acknowledge it (500 after its Raft timeout: outcome unknown). `ack-before-commit`:
+/// acknowledged at once. Then the leader dies and the followers come back: the write, never
+/// replicated (the followers were down, so no socket buffer holds it), is gone.
 async fn write_without_quorum(bugs: &[&str]) -> TestResult<((u16, String), Option<String>)> {
     let mut c = Cluster::start(3, bugs);
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     c.put(leader, "x", "committed").await?;
-    // Under the bug even this first write is answered before it commits: wait until it has.
+    // Under the bug even this first write is answered before it commits: wait until it has
+    // reached every node.
     let t = Instant::now();
-    while c.value(leader, "x", "consistent").await?.as_deref() != Some("committed") {
-        assert!(t.elapsed() < Duration::from_secs(5), "first write never committed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for id in 1..=3 {
+        while c.value(id, "x", "stale").await?.as_deref() != Some("committed") {
+            assert!(t.elapsed() < Duration::from_secs(5), "first write never replicated");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     let followers: Vec<u64> = (1..=3).filter(|i| *i != leader).collect();
     for f in &followers {
-        c.pause(*f);
+        c.kill(*f);
     }
     let answer = c.put(leader, "x", "uncommitted").await?;
     c.kill(leader);
     for f in &followers {
-        c.resume(*f);
+        c.spawn(*f, false);
     }
     let new_leader = c.wait_leader(Duration::from_secs(10)).await?;
     let value = c.value(new_leader, "x", "consistent").await?;

@@ -1,14 +1,18 @@
 //! The leader lease behind Consul's `default` read mode.
 //!
 //! openraft's followers refuse to vote for anyone for `election_timeout_max` after they last
-//! heard from the leader. So if a quorum acknowledged a heartbeat the leader sent at time `t`,
-//! no other leader can exist before `t + election_timeout_max`; the leader may serve reads from
-//! its own state until `t + lease`, with `lease` shorter than that by a margin.
+//! accepted a heartbeat from the leader. So if a quorum acknowledged heartbeats the leader
+//! sent after time `t`, no other leader can exist before `t + election_timeout_max`; the
+//! leader may serve reads from its own state until `t + lease`, with `lease` shorter than
+//! that by a margin.
 //!
-//! openraft publishes `millis_since_quorum_ack` (the age of that `t`) in its metrics, on every
-//! turn of its event loop. This tracker turns each published age into an instant. The age is
-//! measured through the injected clock ([`Clock::perceived_elapsed_since`]), so a clock that
-//! is stepped backwards makes the lease last too long, as a real clock bug would.
+//! A background task renews the lease every heartbeat interval while this node leads: it
+//! notes `t` *before* asking openraft to confirm leadership with a quorum
+//! (`ensure_linearizable`), and records `t` only when that succeeds. Taking `t` before the
+//! round keeps the lease conservative even if the process is paused mid-way.
+//!
+//! The lease's age is measured through the injected clock ([`Clock::perceived_elapsed_since`]),
+//! so a clock stepped backwards makes the lease last too long, as a real clock bug would.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -22,32 +26,40 @@ use crate::clock::Clock;
 
 #[derive(Clone)]
 pub struct LeaseTracker {
-    inner: Arc<Mutex<Option<Instant>>>,
+    /// When the last quorum-confirmed round started, and in which term.
+    confirmed: Arc<Mutex<Option<(Instant, u64)>>>,
     lease: Duration,
     clock: Clock,
+    raft: Raft,
 }
 
 impl LeaseTracker {
-    pub fn start(raft: Raft, lease: Duration, clock: Clock) -> LeaseTracker {
-        let tracker = LeaseTracker { inner: Arc::new(Mutex::new(None)), lease, clock };
-        let inner = tracker.inner.clone();
-        let mut rx = raft.metrics();
+    pub fn start(raft: Raft, lease: Duration, renew_every: Duration, clock: Clock) -> LeaseTracker {
+        let tracker = LeaseTracker {
+            confirmed: Arc::new(Mutex::new(None)),
+            lease,
+            clock,
+            raft: raft.clone(),
+        };
+        let confirmed = tracker.confirmed.clone();
         tokio::spawn(async move {
+            let mut tick = tokio::time::interval(renew_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                let acked_at = {
-                    let m = rx.borrow_and_update();
-                    match (m.state, m.millis_since_quorum_ack) {
-                        (ServerState::Leader, Some(age)) => {
-                            Instant::now().checked_sub(Duration::from_millis(age))
-                        }
-                        _ => None,
-                    }
+                tick.tick().await;
+                let (state, term) = {
+                    let m = raft.metrics().borrow().clone();
+                    (m.state, m.current_term)
                 };
-                if let Ok(mut slot) = inner.lock() {
-                    *slot = acked_at;
+                if state != ServerState::Leader {
+                    continue;
                 }
-                if rx.changed().await.is_err() {
-                    return; // Raft shut down.
+                let started = Instant::now();
+                let round = tokio::time::timeout(lease, raft.ensure_linearizable()).await;
+                if let Ok(Ok(_)) = round
+                    && let Ok(mut slot) = confirmed.lock()
+                {
+                    *slot = Some((started, term));
                 }
             }
         });
@@ -59,12 +71,16 @@ impl LeaseTracker {
         self.lease
     }
 
-    /// Whether a quorum acknowledged this leader recently enough for a lease read.
+    /// Whether a quorum confirmed this node's leadership, in its current term, recently
+    /// enough for a lease read.
     pub fn holds(&self) -> bool {
-        let acked_at = self.inner.lock().ok().and_then(|g| *g);
-        match acked_at {
-            Some(t) => self.clock.perceived_elapsed_since(t) < self.lease,
-            None => false,
-        }
+        let confirmed = self.confirmed.lock().ok().and_then(|g| *g);
+        let Some((at, term)) = confirmed else {
+            return false;
+        };
+        let m = self.raft.metrics().borrow().clone();
+        m.state == ServerState::Leader
+            && m.current_term == term
+            && self.clock.perceived_elapsed_since(at) < self.lease
     }
 }

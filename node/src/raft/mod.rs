@@ -98,12 +98,17 @@ impl RaftNode {
         let network = network::HttpNetwork::new()?;
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         // The lease is shorter than openraft's follower-side lease (election_timeout_max, during
-        // which no follower votes for anyone else) by a margin for scheduling delays.
+        // which no follower votes for anyone else): it is election_timeout_min minus a margin
+        // for scheduling delays and clock-rate differences.
         let lease_ms = timing.election_timeout_min_ms.saturating_sub(
             (timing.election_timeout_min_ms / 5).max(2 * timing.heartbeat_ms).max(50),
         );
-        let lease =
-            lease::LeaseTracker::start(raft.clone(), Duration::from_millis(lease_ms), clock);
+        let lease = lease::LeaseTracker::start(
+            raft.clone(),
+            Duration::from_millis(lease_ms),
+            Duration::from_millis(timing.heartbeat_ms),
+            clock,
+        );
         Ok(RaftNode { id, raft, state, applied, lease })
     }
 
