@@ -4,13 +4,14 @@
 //!   committed with [`Durability::Immediate`] (fsync) before openraft is told it is flushed,
 //!   so nothing is acknowledged that a crash could lose. Under the `no-fsync` bug switch the
 //!   commit is [`Durability::None`]: it survives only until the next crash.
-//! - `meta`: the vote (always fsynced), the committed and purged log ids, and the state
-//!   machine's small tables (sessions, catalog, indexes, last applied, membership, snapshot).
+//! - `meta`: the vote (always fsynced), the purged log id, and the state machine's small
+//!   tables (sessions, catalog, indexes, last applied, membership, snapshot).
 //! - `sm_kv`: the state machine's KV table, one row per key, rewritten only for touched keys.
 //!
-//! State machine applies commit with `Durability::None`: redb keeps them atomic, and they
-//! become durable with the next fsynced log append. After a crash the state machine may be
-//! older than the log; openraft then re-applies the committed entries.
+//! Every apply batch is one write transaction with the same durability as the log. Mixing
+//! non-durable and durable redb commits was tried (non-durable applies, made durable by the
+//! next fsynced append) and lost acknowledged writes in the crash test, so in normal mode
+//! every commit is fsynced. Under `no-fsync` both log and state machine commits skip it.
 
 use std::fmt::Debug;
 use std::io::Cursor;
@@ -76,7 +77,7 @@ pub fn open(db: Arc<Database>, fsync: bool) -> anyhow::Result<(LogStore, StateMa
         db: db.clone(),
         durability: if fsync { Durability::Immediate } else { Durability::None },
     };
-    let sm = StateMachineStore::load(db)?;
+    let sm = StateMachineStore::load(db, log.durability)?;
     Ok((log, sm))
 }
 
@@ -220,17 +221,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         get_meta(&self.db, "vote").map_err(|e| StorageIOError::read_vote(&boxed(e)).into())
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
-        write_meta(&self.db, "committed", &committed, Durability::None)
-            .map_err(|e| StorageIOError::write(&boxed(e)).into())
-    }
-
-    async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
-        let c: Option<Option<LogId<NodeId>>> =
-            get_meta(&self.db, "committed").map_err(|e| StorageIOError::read(&boxed(e)))?;
-        Ok(c.flatten())
-    }
-
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
@@ -277,10 +267,11 @@ pub struct StateMachineStore {
     membership: StoredMembership<NodeId, openraft::BasicNode>,
     applied_tx: Arc<tokio::sync::watch::Sender<u64>>,
     snapshot_seq: u64,
+    durability: Durability,
 }
 
 impl StateMachineStore {
-    fn load(db: Arc<Database>) -> anyhow::Result<StateMachineStore> {
+    fn load(db: Arc<Database>, durability: Durability) -> anyhow::Result<StateMachineStore> {
         let mut state = StateData::default();
         {
             let tx = db.begin_read()?;
@@ -305,6 +296,7 @@ impl StateMachineStore {
             membership,
             applied_tx: Arc::new(applied_tx),
             snapshot_seq,
+            durability,
         })
     }
 
@@ -327,7 +319,7 @@ impl StateMachineStore {
     /// Persists what one apply batch touched, in one (non-fsynced) transaction.
     fn persist(&self, dirty: &Dirty) -> anyhow::Result<()> {
         let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::None)?;
+        tx.set_durability(self.durability)?;
         {
             let state = self.read_state();
             let mut kv = tx.open_table(SM_KV)?;
