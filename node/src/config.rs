@@ -79,6 +79,9 @@ pub struct NodeArgs {
     /// shorter than this by a margin.
     #[arg(long, default_value_t = 500)]
     pub election_timeout_ms: u64,
+    /// Take a snapshot (and later purge the log before it) every this many applied entries.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_logs: u64,
     /// Enable a bug switch (repeatable). Test fixtures only: see the crate docs.
     #[arg(long = "bug", value_enum)]
     pub bugs: Vec<Bug>,
@@ -95,6 +98,7 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: u64,
+    pub snapshot_logs: u64,
     pub bugs: BTreeSet<Bug>,
 }
 
@@ -131,6 +135,7 @@ impl NodeConfig {
             data_dir: args.data_dir,
             heartbeat_ms: args.heartbeat_ms,
             election_timeout_ms: args.election_timeout_ms,
+            snapshot_logs: args.snapshot_logs.max(1),
             bugs: args.bugs.into_iter().collect(),
         })
     }

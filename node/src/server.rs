@@ -35,6 +35,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         heartbeat_ms: cfg.heartbeat_ms,
         election_timeout_min_ms: cfg.election_timeout_ms,
         election_timeout_max_ms: cfg.election_timeout_ms * 2,
+        snapshot_logs: cfg.snapshot_logs,
     };
     let raft =
         RaftNode::start(cfg.id, &cfg.data_dir, timing, !cfg.has_bug(Bug::NoFsync), clock.clone())

@@ -171,3 +171,45 @@ async fn membership_join_and_leave() -> TestResult {
     assert!(!peers.contains(&addr.to_string()));
     Ok(())
 }
+
+/// A follower that was down while the leader snapshotted and purged its log catches up by
+/// snapshot installation (`--snapshot-logs 50`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_far_behind_follower_catches_up_from_a_snapshot() -> TestResult {
+    let mut c = Cluster::start_with(3, &[], &["--snapshot-logs", "50"]);
+    let leader = c.wait_leader(Duration::from_secs(10)).await?;
+    let lagging = c.other_than(leader);
+    c.kill(lagging);
+    for i in 0..200 {
+        assert_eq!(c.put(leader, &format!("snap/{i:03}"), &i.to_string()).await?.0, 200);
+    }
+    // The leader has purged log entries the lagging node never received: only a snapshot
+    // can bring it up to date.
+    let t = Instant::now();
+    loop {
+        let s = c.status(leader).await?;
+        if s["Purged"].as_u64() > Some(20) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "leader never purged its log: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.spawn(lagging, false);
+    let t = Instant::now();
+    loop {
+        // The restarted process may not be listening yet.
+        if let Ok((200, _, body)) = c.get(lagging, "/v1/kv/snap/?keys&stale").await
+            && serde_json::from_str::<Vec<String>>(&body)?.len() == 200
+        {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "lagging node never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(c.value(lagging, "snap/199", "stale").await?, Some("199".into()));
+    // And it serves as a voter afterwards: kill the leader, the remaining two elect.
+    c.kill(leader);
+    let new_leader = c.wait_leader(Duration::from_secs(10)).await?;
+    assert_eq!(c.value(new_leader, "snap/042", "consistent").await?, Some("42".into()));
+    Ok(())
+}

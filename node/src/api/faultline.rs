@@ -53,6 +53,8 @@ pub async fn status(State(ctx): State<Ctx>) -> Json<JsonValue> {
         "Leader": m.current_leader,
         "LastLogIndex": m.last_log_index,
         "LastApplied": m.last_applied.map(|l| l.index),
+        "Snapshot": m.snapshot.map(|l| l.index),
+        "Purged": m.purged.map(|l| l.index),
         "LeaseHeld": ctx.raft.believes_leader() && ctx.raft.lease.holds(),
         "LeaseMs": ctx.raft.lease.lease().as_millis() as u64,
         "Bugs": ctx.cfg.bugs.iter().map(|b| b.name()).collect::<Vec<_>>(),

@@ -58,6 +58,8 @@ pub struct RaftTiming {
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
+    /// Snapshot every this many applied entries.
+    pub snapshot_logs: u64,
 }
 
 /// A running Raft member plus the shared view of its applied state.
@@ -86,8 +88,10 @@ impl RaftNode {
             election_timeout_min: timing.election_timeout_min_ms,
             election_timeout_max: timing.election_timeout_max_ms,
             // Snapshots keep the log (and restart replay) short on long runs.
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
-            max_in_snapshot_log_to_keep: 1_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(timing.snapshot_logs),
+            // Keep a tail of the log behind the snapshot so briefly lagging followers catch up
+            // from the log; far-behind ones get the snapshot.
+            max_in_snapshot_log_to_keep: timing.snapshot_logs / 10,
             ..Default::default()
         };
         let config = Arc::new(config.validate()?);
