@@ -4,7 +4,7 @@
 //! analyses the recorded history and writes `results.json`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use crate::runtime::progress::{Progress, RunLog};
 use crate::runtime::recorder::Recorder;
 use crate::runtime::{RunOptions, RunReport, SharedReport, execute};
 use crate::store::{self, RunDir, Store};
-use crate::system::System;
+use crate::system::{System, SystemError};
 use crate::systems::ReadMode;
 use crate::systems::etcd::{Etcd, EtcdOptions};
 use crate::systems::memory::Memory;
@@ -174,12 +174,6 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
     if !["auto", "loopback", "lab"].contains(&args.host.as_str()) {
         return bad(format!("unknown host {:?} (known: auto, loopback, lab)", args.host));
     }
-    if !["etcd", "memory", "memory-stale"].contains(&args.system.as_str()) {
-        return bad(format!(
-            "unknown system {:?} (known: etcd, memory, memory-stale)",
-            args.system
-        ));
-    }
     let mut faults: Vec<String> = Vec::new();
     for n in &args.nemesis {
         let n = n.trim();
@@ -218,6 +212,32 @@ fn random_seed() -> u64 {
 
 /// `faultline test`: returns the exit and the run directory.
 pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
+    let nodes = args.nodes;
+    match args.system.as_str() {
+        "etcd" => {
+            let options = EtcdOptions {
+                pre_vote: args.pre_vote,
+                read_mode: args.read_mode,
+                ..EtcdOptions::default()
+            };
+            run_with(args, move |host, dir| Etcd::new(options, host, dir.to_path_buf()))
+        }
+        "memory" => run_with(args, move |_, _| Ok(Memory::new(nodes))),
+        "memory-stale" => run_with(args, move |_, _| Ok(Memory::with_stale_reads(nodes))),
+        other => Err(Failure::bad_input(format!(
+            "unknown system {other:?} (known: etcd, memory, memory-stale)"
+        ))),
+    }
+}
+
+/// `faultline test` with any [`System`]: `make` builds it from where its nodes run
+/// and the run directory (its data and logs go there). Everything else (the store,
+/// the lab and nemesis when faults are asked for, the phases, teardown, analysis,
+/// `results.json`) is the same as for the built-in systems.
+pub fn run_with<S: System>(
+    args: TestArgs,
+    make: impl FnOnce(Arc<dyn NodeHost>, &Path) -> Result<S, SystemError>,
+) -> Result<(Exit, PathBuf), Failure> {
     let faults = validate(&args)?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let workload =
@@ -252,25 +272,9 @@ pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
         Some(lab) => Arc::new(LabHost::new(lab.clone())),
         None => Arc::new(LoopbackHost::new(ctx.args.nodes, ctx.args.loopback_net)),
     };
-    let result = match ctx.args.system.as_str() {
-        "etcd" => {
-            let options = EtcdOptions {
-                pre_vote: ctx.args.pre_vote,
-                read_mode: ctx.args.read_mode,
-                ..EtcdOptions::default()
-            };
-            let etcd = Etcd::new(options, host.clone(), ctx.run.path.clone())
-                .map_err(|e| Failure::crash(e.to_string()))?;
-            run_system(etcd, host.as_ref(), lab.as_ref(), &ctx, &runtime)
-        }
-        "memory-stale" => run_system(
-            Memory::with_stale_reads(ctx.args.nodes),
-            host.as_ref(),
-            lab.as_ref(),
-            &ctx,
-            &runtime,
-        ),
-        _ => run_system(Memory::new(ctx.args.nodes), host.as_ref(), lab.as_ref(), &ctx, &runtime),
+    let result = match make(host.clone(), &ctx.run.path) {
+        Ok(system) => run_system(system, host.as_ref(), lab.as_ref(), &ctx, &runtime),
+        Err(e) => Err(Failure::crash(format!("cannot set up the system: {e}"))),
     };
     // The runtime's threads first, then this thread leaves the lab, then the lab goes
     // (when the last handle on it is dropped).
