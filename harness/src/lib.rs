@@ -4,8 +4,8 @@
 //! # Layout
 //! - [`cli`]: the clap definitions and dispatch.
 //! - [`exit`]: Jepsen's exit codes.
-//! - [`commands`]: one module per subcommand family (`history`, `test`, `analyze`,
-//!   `replay`).
+//! - [`commands`]: one module per subcommand family (`history`, `check`, `lab`,
+//!   `test`, `analyze`, `replay`; `report` writes `results.json` and the summary).
 //! - [`node_host`]: where nodes run (the loopback host); [`lab_host`]: the same seam
 //!   on the nemesis crate's lab (a network namespace per node).
 //! - [`lab_nemesis`]: the nemesis crate's seeded fault schedule as the runtime's
@@ -15,7 +15,14 @@
 //! - [`runtime`]: workers, phases, the recorder, the nemesis seam, progress.
 //! - [`store`]: run directories, `test.json`, `results.json`, the `latest` links and
 //!   the sweep of a killed run's leftovers.
-//! - [`analysis`]: from a recorded history to a verdict.
+//! - [`analysis`]: from a recorded history to a verdict (the workload's model from
+//!   the `checkers` crate, split by key).
+//!
+//! # Adding a system
+//! Implement [`system::System`] and [`client::Client`] in one file under
+//! `systems/`, spawning nodes only through the [`node_host::NodeHost`] it is given
+//! (so it runs on loopback and in the lab alike), then run it with
+//! [`commands::test::run_with`] or add its name to [`commands::test::run_test`].
 //!
 //! # Errors
 //! Commands return [`exit::Failure`]: unusable input (254) or a harness crash (255),
