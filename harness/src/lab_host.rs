@@ -2,7 +2,7 @@
 //! at `198.18.0.(i+1)`, spawned and signalled through the lab (which records every
 //! process in its on-disk marker, so a crashed run's processes are swept by the
 //! next lab). Clients reach the nodes from the lab's switch namespace: the run's
-//! tokio threads enter it when they start ([`enter_switch_on_runtime_threads`]) and
+//! tokio threads enter it when they start ([`runtime_in_switch`]) and
 //! the controlling thread enters it for the run ([`SwitchGuard`]).
 
 use std::collections::HashMap;

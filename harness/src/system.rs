@@ -3,7 +3,7 @@
 //! its nodes, where their data and logs live, which node leads, and how to open a
 //! client to a node.
 //!
-//! Systems run their nodes through a [`NodeHost`](crate::node_host::NodeHost); the
+//! Systems run their nodes through a [`NodeHost`]; the
 //! shared bookkeeping of node processes (pids, graceful stop, a pid file that lets a
 //! later run sweep the leftovers of a killed harness) is [`ProcessTable`].
 
