@@ -266,7 +266,7 @@ impl<'a> Parser<'a> {
 }
 
 fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, String> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("a map needs an even number of forms".into());
     }
     let mut out = Vec::with_capacity(items.len() / 2);
