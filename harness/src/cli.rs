@@ -24,6 +24,21 @@ pub enum Command {
     /// Read, convert and lint history files.
     #[command(subcommand)]
     History(HistoryCmd),
+    /// Regenerate report.html and junit.xml of a stored run (exit code: its verdict).
+    Report {
+        /// The run directory (`store/<test>/<timestamp>`).
+        run_dir: PathBuf,
+    },
+    /// Serve a web UI over a store: runs newest first, reports, files, bundles.
+    Serve {
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,5 +96,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::History(HistoryCmd::Lint { file, format }) => {
             commands::history::lint(&file, format)
         }
+        Command::Report { run_dir } => commands::report::report(&run_dir),
+        Command::Serve { store, port, bind } => commands::serve::serve(&store, bind, port),
     }
 }

@@ -13,6 +13,7 @@
 //! - [`junit`]: JUnit XML (quick-junit), one case per checker.
 //! - [`serve`]: the web UI over a store (axum); [`bundle`]: a run as `.tar.gz`.
 //! - [`html`]: escaping and formatting helpers.
+//! - [`synthetic`]: a deterministic run of any size, for size tests and benchmarks.
 //!
 //! # Errors
 //! Library errors are values ([`run_dir::RunDirError`]); a run with missing or
@@ -29,6 +30,7 @@ pub mod report;
 pub mod run_dir;
 pub mod serve;
 pub mod summary;
+pub mod synthetic;
 pub mod timeline;
 pub mod view;
 

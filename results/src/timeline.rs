@@ -2,8 +2,8 @@
 //! one lane per worker, coloured by outcome, with the nemesis' faults as a lane of
 //! their own and as translucent bands across all lanes. Hand-written SVG.
 //!
-//! Decimation: an `ok` bar is drawn only when it reaches at least half a pixel past
-//! what its lane already shows, so a lane holds at most about two bars per pixel
+//! Decimation: an `ok` bar is drawn only when it reaches at least a pixel past what
+//! its lane already shows, so a lane holds at most about one ok bar per pixel
 //! column however long the run. Every `fail` / `info` bar and the operation that
 //! broke linearizability are always drawn, each with a tooltip.
 
@@ -129,7 +129,7 @@ pub fn render(history: &History, iv: &Intervals, breaking: Option<usize>) -> Str
         let y = lanes_top + lane as f64 * lane_h + 1.0;
         let is_breaking = breaking == Some(op.invoke);
         if op.outcome == Outcome::Ok && !is_breaking {
-            if x0 + w <= covered[lane] + 0.5 {
+            if x0 + w <= covered[lane] + 1.0 {
                 continue;
             }
             covered[lane] = covered[lane].max(x0 + w);
