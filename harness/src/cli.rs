@@ -39,6 +39,17 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
     },
+    /// Check histories for linearizability against a model.
+    Check(commands::check::CheckArgs),
+    /// A lab of network namespaces to bring up by hand, break and remove.
+    Lab {
+        /// The lab to act on (its prefix, see `lab status`); optional when only one
+        /// hand-made lab is up.
+        #[arg(long, global = true)]
+        lab: Option<String>,
+        #[command(subcommand)]
+        cmd: crate::commands::lab_cli::LabCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,5 +109,7 @@ pub fn run(cli: Cli) -> CmdResult {
         }
         Command::Report { run_dir } => commands::report::report(&run_dir),
         Command::Serve { store, port, bind } => commands::serve::serve(&store, bind, port),
+        Command::Check(args) => commands::check::run(&args),
+        Command::Lab { lab, cmd } => commands::lab_cli::run(lab.as_deref(), cmd),
     }
 }

@@ -1,5 +1,8 @@
 //! One module per subcommand family.
 
+pub mod check;
 pub mod history;
+pub mod lab;
+pub mod lab_cli;
 pub mod report;
 pub mod serve;

@@ -1,0 +1,293 @@
+//! The set of (linearized operations, model state) pairs the search has explored.
+//!
+//! Open addressing over `u32` slots; each entry stores its full hash and state, and
+//! its bitset lives in one flat arena (`words` `u64`s per entry), so an insert
+//! allocates only when a vector doubles, and equality is exact (the hash only finds
+//! candidates). The hash of a bitset is Zobrist's (the XOR of a random word per
+//! member), maintained incrementally by the search, so computing a key is O(1).
+//!
+//! Memory is bounded: before any vector grows, the cache takes the bytes of the new
+//! allocation from a [`Budget`] shared by all partitions searched at once (and gives
+//! back the old one after), and refuses ([`Full`]) when the budget is spent.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The cache would exceed its memory budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// Bytes the caches of one check may hold together.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Budget {
+        Budget { limit, used: AtomicUsize::new(0) }
+    }
+
+    fn take(&self, bytes: usize) -> Result<(), Full> {
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > self.limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(Full);
+        }
+        Ok(())
+    }
+
+    fn give(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+pub struct Cache<'b, S> {
+    words: usize,
+    /// Entry index + 1; 0 = empty.
+    slots: Vec<u32>,
+    keys: Vec<(u64, S)>,
+    arena: Vec<u64>,
+    budget: &'b Budget,
+    /// Bytes taken from the budget and not yet given back.
+    taken: usize,
+}
+
+impl<S> Drop for Cache<'_, S> {
+    fn drop(&mut self) {
+        self.budget.give(self.taken);
+    }
+}
+
+impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
+    const INITIAL_SLOTS: usize = 1024;
+
+    pub fn new(words: usize, budget: &'b Budget) -> Result<Cache<'b, S>, Full> {
+        let taken = Self::INITIAL_SLOTS * 4;
+        budget.take(taken)?;
+        Ok(Cache {
+            words,
+            slots: vec![0; Self::INITIAL_SLOTS],
+            keys: Vec::new(),
+            arena: Vec::new(),
+            budget,
+            taken,
+        })
+    }
+
+    /// Takes `new` bytes before an allocation that replaces one of `old` bytes.
+    fn grow_budget(&mut self, new: usize) -> Result<(), Full> {
+        self.budget.take(new)?;
+        self.taken += new;
+        Ok(())
+    }
+
+    fn shrink_budget(&mut self, old: usize) {
+        self.budget.give(old);
+        self.taken -= old;
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Bytes held by the cache's vectors.
+    pub fn bytes(&self) -> usize {
+        self.slots.capacity() * 4
+            + self.keys.capacity() * std::mem::size_of::<(u64, S)>()
+            + self.arena.capacity() * 8
+    }
+
+    /// Inserts `(bits, state)` whose bitset hash is `zobrist`; `Ok(true)` when it was
+    /// new, `Ok(false)` when already present.
+    #[inline]
+    pub fn insert(&mut self, zobrist: u64, state: &S, bits: &[u64]) -> Result<bool, Full> {
+        let hash = zobrist ^ hash_state(state);
+        let mask = self.slots.len() - 1;
+        let mut at = spread(hash) & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                break;
+            }
+            let e = (slot - 1) as usize;
+            let (h, s) = &self.keys[e];
+            if *h == hash && s == state && self.arena[e * self.words..(e + 1) * self.words] == *bits
+            {
+                return Ok(false);
+            }
+            at = (at + 1) & mask;
+        }
+        self.reserve()?;
+        if (self.keys.len() + 1) * 2 > self.slots.len() {
+            self.grow_slots()?;
+            // the table changed: find the free slot again
+            let mask = self.slots.len() - 1;
+            at = spread(hash) & mask;
+            while self.slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+        }
+        self.keys.push((hash, *state));
+        self.arena.extend_from_slice(bits);
+        self.slots[at] = self.keys.len() as u32;
+        Ok(true)
+    }
+
+    /// Doubles `keys` and `arena` by hand when full, within the budget. While a
+    /// vector moves, old and new allocations both exist: both are counted.
+    fn reserve(&mut self) -> Result<(), Full> {
+        let key_size = std::mem::size_of::<(u64, S)>();
+        if self.keys.len() == self.keys.capacity() {
+            let (old, add) = (self.keys.capacity(), self.keys.capacity().max(256));
+            self.grow_budget((old + add) * key_size)?;
+            self.keys.reserve_exact(add);
+            self.shrink_budget(old * key_size);
+        }
+        if self.arena.len() + self.words > self.arena.capacity() {
+            let (old, add) = (self.arena.capacity(), self.arena.capacity().max(256 * self.words));
+            self.grow_budget((old + add) * 8)?;
+            self.arena.reserve_exact(add);
+            self.shrink_budget(old * 8);
+        }
+        Ok(())
+    }
+
+    fn grow_slots(&mut self) -> Result<(), Full> {
+        let new_len = self.slots.len() * 2;
+        self.grow_budget(new_len * 4)?;
+        let old = self.slots.len() * 4;
+        let mut slots = vec![0u32; new_len];
+        let mask = new_len - 1;
+        for (e, (h, _)) in self.keys.iter().enumerate() {
+            let mut at = spread(*h) & mask;
+            while slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = e as u32 + 1;
+        }
+        self.slots = slots;
+        self.shrink_budget(old);
+        Ok(())
+    }
+}
+
+#[inline]
+fn spread(h: u64) -> usize {
+    (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) as usize >> 7
+}
+
+/// A fast, non-cryptographic hash of a model state.
+#[inline]
+pub fn hash_state<S: Hash>(state: &S) -> u64 {
+    let mut h = WordHasher(0);
+    state.hash(&mut h);
+    h.finish()
+}
+
+/// Multiply-rotate hashing one machine word at a time; states are a few words long.
+struct WordHasher(u64);
+
+impl WordHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.add(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+/// Deterministic random words for Zobrist hashing (SplitMix64).
+pub fn zobrist_keys(n: usize) -> Vec<u64> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_membership_and_growth() {
+        let budget = Budget::new(usize::MAX);
+        let mut c: Cache<u32> = Cache::new(2, &budget).unwrap();
+        for i in 0..5000u64 {
+            // same hash for every entry: equality must come from state and bits
+            assert_eq!(c.insert(7, &(i as u32 % 3), &[i, 0]), Ok(true));
+        }
+        for i in 0..5000u64 {
+            assert_eq!(c.insert(7, &(i as u32 % 3), &[i, 0]), Ok(false));
+            // a different state with the same bits is a different entry
+            assert_eq!(c.insert(7, &(i as u32 % 3 + 1), &[i, 0]), Ok(true));
+        }
+    }
+
+    #[test]
+    fn budget_refuses_growth_and_is_given_back() {
+        let budget = Budget::new(64 * 1024);
+        let mut c: Cache<u32> = Cache::new(1, &budget).unwrap();
+        let mut refused = false;
+        for i in 0..100_000u64 {
+            match c.insert(i, &0, &[i]) {
+                Ok(_) => {}
+                Err(Full) => {
+                    refused = true;
+                    break;
+                }
+            }
+        }
+        assert!(refused);
+        assert!(c.bytes() <= 64 * 1024, "{}", c.bytes());
+        assert_eq!(budget.used.load(Ordering::Relaxed), c.taken);
+        drop(c);
+        assert_eq!(budget.used.load(Ordering::Relaxed), 0);
+    }
+}

@@ -1,0 +1,93 @@
+//! `fenced-lock`: a mutex whose `acquire` returns a fencing token (an integer) that
+//! must be greater than every token handed out before. Catches two holders at once
+//! and tokens that go backwards or repeat (a lock service that lost its counter).
+//!
+//! An `acquire` whose outcome is unknown may have taken the lock, with a token we
+//! never saw: it is modelled as taking the lock without raising the last token,
+//! which accepts every later token the real one would have (never a false alarm).
+
+use super::register::unknown_f;
+use crate::linearizability::{Completion, Model, Values};
+
+#[derive(Debug, Clone, Default)]
+pub struct FencedLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LockState {
+    pub held: bool,
+    /// The greatest token handed out so far (`i64::MIN` before the first).
+    pub last_token: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockOp {
+    /// An acquire that returned this token.
+    Acquire(i64),
+    /// An acquire whose token (and success) is unknown.
+    AcquireUnknown,
+    Release,
+}
+
+impl Model for FencedLock {
+    type State = LockState;
+    type Op = LockOp;
+
+    fn name(&self) -> &'static str {
+        "fenced-lock"
+    }
+
+    fn state_noun(&self) -> &'static str {
+        "the lock"
+    }
+
+    fn init(&self, _values: &mut Values) -> LockState {
+        LockState { held: false, last_token: i64::MIN }
+    }
+
+    fn step(&self, s: &LockState, op: &LockOp) -> Option<LockState> {
+        match *op {
+            LockOp::Acquire(t) => {
+                (!s.held && t > s.last_token).then_some(LockState { held: true, last_token: t })
+            }
+            LockOp::AcquireUnknown => (!s.held).then_some(LockState { held: true, ..*s }),
+            LockOp::Release => s.held.then_some(LockState { held: false, ..*s }),
+        }
+    }
+
+    fn encode(
+        &self,
+        invoke: &history::Op,
+        completion: Completion<'_>,
+        _values: &mut Values,
+    ) -> Result<Option<LockOp>, String> {
+        match (invoke.f.as_str(), completion) {
+            ("acquire" | "lock", Completion::Ok(done)) => match done.value.as_int() {
+                Some(t) => Ok(Some(LockOp::Acquire(t))),
+                None => Err(format!(
+                    "an acquire must return its fencing token (an integer), found {}",
+                    done.value
+                )),
+            },
+            ("acquire" | "lock", Completion::Unknown) => Ok(Some(LockOp::AcquireUnknown)),
+            ("release" | "unlock", _) => Ok(Some(LockOp::Release)),
+            _ => Err(unknown_f(invoke, "acquire or release")),
+        }
+    }
+
+    fn describe_op(&self, op: &LockOp, _values: &Values) -> String {
+        match op {
+            LockOp::Acquire(t) => format!("acquire returning token {t}"),
+            LockOp::AcquireUnknown => "acquire (outcome unknown)".into(),
+            LockOp::Release => "release".into(),
+        }
+    }
+
+    fn describe_state(&self, s: &LockState, _values: &Values) -> String {
+        let holder = if s.held { "held" } else { "free" };
+        if s.last_token == i64::MIN {
+            format!("{holder} (no token handed out yet)")
+        } else {
+            format!("{holder} (last token {})", s.last_token)
+        }
+    }
+}

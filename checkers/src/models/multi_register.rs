@@ -1,0 +1,182 @@
+//! `multi-register`: several registers read and written together (Knossos'
+//! `multi-register`). Two operation shapes are accepted:
+//! - `txn` with a list of micro-operations `[[:read k v] [:write k v] ...]`, applied
+//!   in order, as Knossos does: a read whose `v` is `nil` is unconstrained (it was
+//!   not returned);
+//! - `read` / `write` whose value is a map `{k v ...}`: a read returned every `v`
+//!   (`nil` = the register was never written); a write sets every key.
+//!
+//! The state is a fixed array of interned values, one slot per key, so it is `Copy`:
+//! up to [`MAX_KEYS`] keys per history and [`MAX_MICRO`] micro-operations per op.
+
+use history::Value;
+
+use super::register::unknown_f;
+use crate::linearizability::{Completion, Model, Values};
+
+pub const MAX_KEYS: usize = 8;
+pub const MAX_MICRO: usize = 8;
+
+/// One value per register slot (`Values::NIL` when never written).
+pub type MultiState = [u32; MAX_KEYS];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Micro {
+    /// The register must hold this value.
+    Read(u8, u32),
+    Write(u8, u32),
+    Empty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MultiOp {
+    micro: [Micro; MAX_MICRO],
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MultiRegister;
+
+impl Model for MultiRegister {
+    type State = MultiState;
+    type Op = MultiOp;
+
+    fn name(&self) -> &'static str {
+        "multi-register"
+    }
+
+    fn state_noun(&self) -> &'static str {
+        "the registers"
+    }
+
+    fn init(&self, _values: &mut Values) -> MultiState {
+        [Values::NIL; MAX_KEYS]
+    }
+
+    fn step(&self, state: &MultiState, op: &MultiOp) -> Option<MultiState> {
+        let mut s = *state;
+        for m in op.micro {
+            match m {
+                Micro::Read(k, v) => {
+                    if s[k as usize] != v {
+                        return None;
+                    }
+                }
+                Micro::Write(k, v) => s[k as usize] = v,
+                Micro::Empty => break,
+            }
+        }
+        Some(s)
+    }
+
+    fn encode(
+        &self,
+        invoke: &history::Op,
+        completion: Completion<'_>,
+        values: &mut Values,
+    ) -> Result<Option<MultiOp>, String> {
+        let known = match completion {
+            Completion::Ok(done) => Some(done),
+            Completion::Unknown => None,
+        };
+        let mut micro = Vec::new();
+        match invoke.f.as_str() {
+            "txn" => {
+                // the completion carries the values read; an unknown one, only the writes
+                let source = known.map_or(&invoke.value, |d| &d.value);
+                let Some(list) = source.as_list() else {
+                    return Err(format!("a txn value must be a list of [f k v], found {source}"));
+                };
+                for m in list {
+                    let Some([f, k, v]) = m.as_list() else {
+                        return Err(format!("a micro-operation must be [f k v], found {m}"));
+                    };
+                    let slot = slot(values, k)?;
+                    match f {
+                        Value::Keyword(f) | Value::Str(f) if f == "read" || f == "r" => {
+                            if known.is_some() && !v.is_nil() {
+                                micro.push(Micro::Read(slot, values.intern(v)));
+                            }
+                        }
+                        Value::Keyword(f) | Value::Str(f) if f == "write" || f == "w" => {
+                            micro.push(Micro::Write(slot, values.intern(v)))
+                        }
+                        _ => return Err(format!("unknown micro-operation {f} (read or write)")),
+                    }
+                }
+            }
+            "read" => {
+                let Some(done) = known else { return Ok(None) };
+                let Value::Map(entries) = &done.value else {
+                    return Err(format!(
+                        "a read must return a map {{key value}}, found {}",
+                        done.value
+                    ));
+                };
+                for (k, v) in entries {
+                    let slot = slot(values, k)?;
+                    micro.push(Micro::Read(slot, values.intern(v)));
+                }
+            }
+            "write" => {
+                let Value::Map(entries) = &invoke.value else {
+                    return Err(format!(
+                        "a write value must be a map {{key value}}, found {}",
+                        invoke.value
+                    ));
+                };
+                for (k, v) in entries {
+                    let slot = slot(values, k)?;
+                    micro.push(Micro::Write(slot, values.intern(v)));
+                }
+            }
+            _ => return Err(unknown_f(invoke, "txn, read or write")),
+        }
+        if micro.iter().all(|m| matches!(m, Micro::Read(..))) && known.is_none() {
+            return Ok(None);
+        }
+        if micro.len() > MAX_MICRO {
+            return Err(format!(
+                "{} micro-operations in one op; this model handles at most {MAX_MICRO}",
+                micro.len()
+            ));
+        }
+        let mut op = MultiOp { micro: [Micro::Empty; MAX_MICRO] };
+        op.micro[..micro.len()].copy_from_slice(&micro);
+        Ok(Some(op))
+    }
+
+    fn describe_op(&self, op: &MultiOp, values: &Values) -> String {
+        let name = |k: u8| values.names().get(k as usize).map_or("?".into(), |n| n.to_string());
+        let parts: Vec<String> = op
+            .micro
+            .iter()
+            .filter_map(|m| match *m {
+                Micro::Read(k, v) => Some(format!("read {} = {}", name(k), values.get(v))),
+                Micro::Write(k, v) => Some(format!("write {} := {}", name(k), values.get(v))),
+                Micro::Empty => None,
+            })
+            .collect();
+        format!("transaction [{}]", parts.join(", "))
+    }
+
+    fn describe_state(&self, state: &MultiState, values: &Values) -> String {
+        let parts: Vec<String> = values
+            .names()
+            .iter()
+            .zip(state.iter())
+            .map(|(k, &v)| format!("{k} {}", values.get(v)))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+}
+
+fn slot(values: &mut Values, key: &Value) -> Result<u8, String> {
+    let slot = values.name_slot(key);
+    if slot >= MAX_KEYS {
+        return Err(format!(
+            "key {key} is the {}th register; this model handles at most {MAX_KEYS}",
+            slot + 1
+        ));
+    }
+    Ok(slot as u8)
+}

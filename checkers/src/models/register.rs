@@ -1,0 +1,91 @@
+//! `register`: one read/write register (Knossos' `register`). Reads return the
+//! current value; writes set it. The initial value is `nil` unless configured.
+
+use history::Value;
+
+use crate::linearizability::{Completion, Model, Values};
+
+#[derive(Debug, Clone)]
+pub struct Register {
+    pub initial: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegisterOp {
+    /// A read that returned this value.
+    Read(u32),
+    Write(u32),
+}
+
+impl Default for Register {
+    /// Initial value nil.
+    fn default() -> Register {
+        Register { initial: Value::Nil }
+    }
+}
+
+impl Model for Register {
+    type State = u32;
+    type Op = RegisterOp;
+
+    fn name(&self) -> &'static str {
+        "register"
+    }
+
+    fn state_noun(&self) -> &'static str {
+        "the register"
+    }
+
+    fn init(&self, values: &mut Values) -> u32 {
+        values.intern(&self.initial)
+    }
+
+    fn step(&self, state: &u32, op: &RegisterOp) -> Option<u32> {
+        match *op {
+            RegisterOp::Read(v) => (v == *state).then_some(v),
+            RegisterOp::Write(v) => Some(v),
+        }
+    }
+
+    fn encode(
+        &self,
+        invoke: &history::Op,
+        completion: Completion<'_>,
+        values: &mut Values,
+    ) -> Result<Option<RegisterOp>, String> {
+        encode_read_write(invoke, completion, values)
+            .unwrap_or_else(|| Err(unknown_f(invoke, "read or write")))
+    }
+
+    fn describe_op(&self, op: &RegisterOp, values: &Values) -> String {
+        match *op {
+            RegisterOp::Read(v) => format!("read returning {}", values.get(v)),
+            RegisterOp::Write(v) => format!("write of {}", values.get(v)),
+        }
+    }
+
+    fn describe_state(&self, state: &u32, values: &Values) -> String {
+        values.get(*state).to_string()
+    }
+}
+
+/// Reads and writes, shared with `cas-register`; `None` for another `f`.
+pub(crate) fn encode_read_write(
+    invoke: &history::Op,
+    completion: Completion<'_>,
+    values: &mut Values,
+) -> Option<Result<Option<RegisterOp>, String>> {
+    Some(match invoke.f.as_str() {
+        // a read with an unknown result constrains nothing
+        "read" => Ok(match completion {
+            Completion::Ok(done) => Some(RegisterOp::Read(values.intern(&done.value))),
+            Completion::Unknown => None,
+        }),
+        "write" => Ok(Some(RegisterOp::Write(values.intern(&invoke.value)))),
+        _ => return None,
+    })
+}
+
+pub(crate) fn unknown_f(invoke: &history::Op, known: &str) -> String {
+    format!("unknown function {:?} for this model (expected {known})", invoke.f)
+}

@@ -1,0 +1,364 @@
+//! `faultline lab ...`: a lab a developer brings up by hand, pokes, breaks and
+//! removes. It outlives the command (its marker lives under /run/faultline/), so
+//! each subcommand re-attaches to it by prefix.
+//!
+//! Until the `System` trait exists, `lab up` starts no system; `lab spawn NODE --
+//! CMD...` starts any program inside a node, and `lab kill|pause|resume|start NODE`
+//! act on what was spawned there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use nemesis::cleanup::sweep_stale;
+use nemesis::state::{LabState, Owner, list_labs};
+use nemesis::{Grudge, Lab, LabConfig, NemesisError, PartitionShape, PartitionSpec, ProcessSpec};
+
+use crate::exit::{CmdResult, Exit, Failure};
+
+/// Maps the nemesis's errors onto exit codes: unusable arguments are 254, a
+/// machine that cannot host a lab (or broke while doing so) is 255.
+fn fail(e: NemesisError) -> Failure {
+    match e {
+        NemesisError::UnknownNode(_) | NemesisError::Invalid(_) | NemesisError::Unsupported(_) => {
+            Failure::bad_input(e)
+        }
+        _ => Failure::crash(e),
+    }
+}
+
+/// Picks the lab to act on: the one named, or the only hand-made lab there is.
+fn select(prefix: Option<&str>) -> Result<Lab, Failure> {
+    if let Some(p) = prefix {
+        return Lab::attach(p).map_err(fail);
+    }
+    let (labs, _) = list_labs();
+    let mine: Vec<&LabState> =
+        labs.iter().filter(|l| matches!(l.owner, Owner::User { .. })).collect();
+    match mine.as_slice() {
+        [one] => Lab::attach(&one.prefix).map_err(fail),
+        [] => Err(Failure::bad_input("no lab is up: start one with `faultline lab up --nodes 3`")),
+        many => {
+            let names: Vec<&str> = many.iter().map(|l| l.prefix.as_str()).collect();
+            Err(Failure::bad_input(format!(
+                "several labs are up ({}): pick one with --lab",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+fn describe(lab: &Lab) -> String {
+    let state = lab.state();
+    let mut out = String::new();
+    let _ = writeln!(out, "lab {} ({} nodes)", state.prefix, state.nodes.len());
+    for n in &state.nodes {
+        let _ = writeln!(out, "  {:<4} {:<12} ip netns exec {} <command>", n.name, n.addr, n.ns);
+    }
+    let _ = writeln!(
+        out,
+        "  clients: ip netns exec {} <command>   (bridge {}; e.g. `ip netns exec {} ping -c1 {}`)",
+        state.switch_ns,
+        state.switch_addr,
+        state.switch_ns,
+        state.nodes.first().map(|n| n.addr.to_string()).unwrap_or_default()
+    );
+    if !state.processes.is_empty() {
+        let _ = writeln!(out, "  processes:");
+        for p in &state.processes {
+            let h = nemesis::ProcHandle { id: p.id, node: p.node };
+            let status = match lab.pid(h) {
+                Some(pid) if lab.is_paused(h) => format!("paused (pid {pid})"),
+                Some(pid) => format!("running (pid {pid})"),
+                None => "not running".into(),
+            };
+            let ns = &state.nodes[p.node].ns;
+            let _ = writeln!(
+                out,
+                "    #{} n{}: {status}: {}",
+                p.id,
+                p.node + 1,
+                p.spec.command_line(ns)
+            );
+        }
+    }
+    let _ = writeln!(out, "  remove with: faultline lab down --lab {}", state.prefix);
+    out
+}
+
+/// `lab up`.
+pub fn up(nodes: usize, system: &str) -> CmdResult {
+    if system != "none" {
+        return Err(Failure::bad_input(format!(
+            "--system {system}: no system can be started in a lab yet (only `none`)"
+        )));
+    }
+    let lab = Lab::create(LabConfig { nodes, persistent: true }).map_err(fail)?;
+    print!("{}", describe(&lab));
+    Ok(Exit::Valid)
+}
+
+/// `lab status`: every lab on the machine, or one in detail.
+pub fn status(prefix: Option<&str>) -> CmdResult {
+    if let Some(p) = prefix {
+        let lab = Lab::attach(p).map_err(fail)?;
+        print!("{}", describe(&lab));
+        let partition = lab.current_partition_from_rules().map_err(fail)?;
+        println!("  blocked links: {}", show_links(&partition));
+        return Ok(Exit::Valid);
+    }
+    let (labs, errors) = list_labs();
+    if labs.is_empty() {
+        println!("no labs");
+    }
+    for l in &labs {
+        let owner = match &l.owner {
+            Owner::User { .. } => "by hand".to_string(),
+            Owner::Process { pid, .. } if l.owner.is_dead() => format!("STALE (pid {pid} is gone)"),
+            Owner::Process { pid, .. } => format!("run, pid {pid}"),
+        };
+        println!("{}  {} nodes  {owner}", l.prefix, l.nodes.len());
+    }
+    for e in errors {
+        eprintln!("warning: {e}");
+    }
+    Ok(Exit::Valid)
+}
+
+fn show_links(g: &Grudge) -> String {
+    if g.is_empty() {
+        return "none".into();
+    }
+    g.blocked.iter().map(|(s, d)| format!("n{}>n{}", s + 1, d + 1)).collect::<Vec<_>>().join(" ")
+}
+
+/// Parses `n1>n2,n3>n4` (directed) or `n1-n2` (both ways) links.
+pub fn parse_links(text: &str, nodes: usize) -> Result<BTreeSet<(usize, usize)>, Failure> {
+    let mut links = BTreeSet::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b, both) = if let Some((a, b)) = part.split_once('>') {
+            (a, b, false)
+        } else if let Some((a, b)) = part.split_once('-') {
+            (a, b, true)
+        } else {
+            return Err(Failure::bad_input(format!(
+                "link {part:?}: write SRC>DST (one way) or A-B (both ways), e.g. n1>n2"
+            )));
+        };
+        let a = nemesis::lab::parse_node(a.trim(), nodes).map_err(fail)?;
+        let b = nemesis::lab::parse_node(b.trim(), nodes).map_err(fail)?;
+        links.insert((a, b));
+        if both {
+            links.insert((b, a));
+        }
+    }
+    Ok(links)
+}
+
+/// Options of `lab partition`.
+pub struct PartitionArgs<'a> {
+    pub shape: &'a str,
+    pub one_way: bool,
+    pub seed: u64,
+    pub node: Option<&'a str>,
+    pub nodes: Option<&'a str>,
+    pub links: Option<&'a str>,
+}
+
+/// `lab partition SHAPE`: applies, then verifies with probes.
+pub fn partition(prefix: Option<&str>, args: PartitionArgs<'_>) -> CmdResult {
+    let lab = select(prefix)?;
+    let n = lab.node_count();
+    let parse_list = |text: &str| -> Result<Vec<usize>, Failure> {
+        text.split(',').map(|t| nemesis::lab::parse_node(t.trim(), n).map_err(fail)).collect()
+    };
+    let mut primaries = Vec::new();
+    let shape = match args.shape {
+        "isolate" | "isolate-one" => PartitionShape::IsolateOne {
+            node: args.node.map(|t| nemesis::lab::parse_node(t, n).map_err(fail)).transpose()?,
+        },
+        "halves" | "random-halves" => PartitionShape::RandomHalves,
+        "majority-minority" => {
+            PartitionShape::MajorityMinority { minority: args.nodes.map(parse_list).transpose()? }
+        }
+        "ring" | "majorities-ring" => PartitionShape::MajoritiesRing,
+        "bridge" => PartitionShape::Bridge,
+        "primaries" => {
+            primaries = parse_list(args.nodes.ok_or_else(|| {
+                Failure::bad_input("primaries: say which nodes lead with --nodes n1[,n2]")
+            })?)?;
+            PartitionShape::Primaries
+        }
+        "grudge" => PartitionShape::Explicit {
+            grudge: Grudge {
+                blocked: parse_links(
+                    args.links
+                        .ok_or_else(|| Failure::bad_input("grudge: give --links n1>n2,..."))?,
+                    n,
+                )?,
+            },
+        },
+        other => {
+            return Err(Failure::bad_input(format!(
+                "unknown shape {other:?}: isolate, halves, majority-minority, ring, bridge, \
+                 primaries, grudge"
+            )));
+        }
+    };
+    let spec = PartitionSpec { shape, one_way: args.one_way };
+    let grudge = spec.grudge_seeded(n, args.seed, &primaries).map_err(fail)?;
+    lab.set_partition(&grudge).map_err(fail)?;
+    println!("{} (seed {}): blocked {}", spec.name(), args.seed, show_links(&grudge));
+    verify(&lab)
+}
+
+fn verify(lab: &Lab) -> CmdResult {
+    let v = lab.verify_partition().map_err(fail)?;
+    if v.ok() {
+        println!("verified: every cut link dropped the probes, every open link carried them");
+        Ok(Exit::Valid)
+    } else {
+        let show =
+            |l: &[(usize, usize)]| show_links(&Grudge { blocked: l.iter().copied().collect() });
+        Err(Failure::crash(format!(
+            "verification failed: open but should be cut: {}; cut but should be open: {}",
+            show(&v.leaked),
+            show(&v.broken)
+        )))
+    }
+}
+
+/// `lab loss PERCENT --links ...`.
+pub fn loss(prefix: Option<&str>, percent: u8, links: &str) -> CmdResult {
+    let lab = select(prefix)?;
+    let links = parse_links(links, lab.node_count())?;
+    let loss: BTreeMap<(usize, usize), u8> = links.into_iter().map(|l| (l, percent)).collect();
+    lab.set_loss(&loss).map_err(fail)?;
+    println!(
+        "dropping {percent} % of packets on {}",
+        show_links(&Grudge { blocked: loss.keys().copied().collect() })
+    );
+    Ok(Exit::Valid)
+}
+
+/// `lab heal`: partition and loss removed, then verified.
+pub fn heal(prefix: Option<&str>) -> CmdResult {
+    let lab = select(prefix)?;
+    lab.heal_network().map_err(fail)?;
+    println!("healed");
+    verify(&lab)
+}
+
+/// `lab spawn NODE -- CMD...`.
+pub fn spawn(prefix: Option<&str>, node: &str, command: &[String]) -> CmdResult {
+    let lab = select(prefix)?;
+    let index = lab.node_index(node).map_err(fail)?;
+    let Some((program, args)) = command.split_first() else {
+        return Err(Failure::bad_input("spawn: give a command after --"));
+    };
+    let id = lab.state().processes.len();
+    let log = lab.state().dir().join(format!("n{}-{id}.log", index + 1));
+    // Absolute paths, so `lab start` from another directory runs the same thing.
+    let cwd =
+        std::env::current_dir().map_err(|e| Failure::crash(format!("current directory: {e}")))?;
+    let program = if program.contains('/') {
+        cwd.join(program).display().to_string()
+    } else {
+        program.clone()
+    };
+    let mut spec = ProcessSpec::new(program, &[]).log(&log);
+    spec.args = args.to_vec();
+    spec.cwd = Some(cwd);
+    let h = lab.spawn_in(index, spec).map_err(fail)?;
+    println!(
+        "started #{} on n{}: pid {} (output: {})",
+        h.id,
+        index + 1,
+        lab.pid(h).map(|p| p.to_string()).unwrap_or_else(|| "exited".into()),
+        log.display()
+    );
+    Ok(Exit::Valid)
+}
+
+/// What `lab kill|pause|resume|start NODE` does.
+#[derive(Debug, Clone, Copy)]
+pub enum ProcessVerb {
+    Kill,
+    Pause,
+    Resume,
+    Start,
+}
+
+/// `lab kill|pause|resume|start NODE`.
+pub fn process(prefix: Option<&str>, verb: ProcessVerb, node: &str) -> CmdResult {
+    let lab = select(prefix)?;
+    let index = lab.node_index(node).map_err(fail)?;
+    let handles = lab.processes_on(index);
+    if handles.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "nothing runs on {node}: start something with `faultline lab spawn {node} -- CMD`"
+        )));
+    }
+    for h in handles {
+        let done = match verb {
+            ProcessVerb::Kill => lab.kill(h),
+            ProcessVerb::Pause => lab.pause(h),
+            ProcessVerb::Resume => lab.resume(h),
+            ProcessVerb::Start => lab.restart(h),
+        }
+        .map_err(fail)?;
+        let what = format!("{verb:?}").to_lowercase();
+        if done {
+            println!("#{} on n{}: {what}: done", h.id, index + 1);
+        } else {
+            println!("#{} on n{}: {what}: nothing to do (state unchanged)", h.id, index + 1);
+        }
+    }
+    Ok(Exit::Valid)
+}
+
+/// `lab down`: removes one lab, or (`--stale`) every lab whose run died.
+pub fn down(prefix: Option<&str>, stale: bool) -> CmdResult {
+    if stale {
+        let (swept, errors) = sweep_stale();
+        for r in &swept {
+            println!("removed stale lab {} ({} namespaces)", r.prefix, r.deleted_namespaces.len());
+        }
+        if swept.is_empty() {
+            println!("no stale labs");
+        }
+        for e in errors {
+            eprintln!("warning: {e}");
+        }
+        return Ok(Exit::Valid);
+    }
+    let lab = match prefix {
+        Some(p) => {
+            // A half-broken lab (namespace gone) is still removable by its marker.
+            match Lab::attach(p) {
+                Ok(lab) => lab,
+                Err(_) => {
+                    let state = LabState::load(p).map_err(fail)?;
+                    return nemesis::cleanup::remove_by_marker(&state)
+                        .map(|r| {
+                            println!(
+                                "removed lab {} ({} namespaces)",
+                                r.prefix,
+                                r.deleted_namespaces.len()
+                            );
+                            Exit::Valid
+                        })
+                        .map_err(fail);
+                }
+            }
+        }
+        None => select(None)?,
+    };
+    let report = lab.destroy().map_err(fail)?;
+    println!(
+        "removed lab {} ({} namespaces, {} processes killed)",
+        report.prefix,
+        report.deleted_namespaces.len(),
+        report.killed_pids.len()
+    );
+    Ok(Exit::Valid)
+}

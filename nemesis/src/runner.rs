@@ -1,0 +1,95 @@
+//! Playing a [`Schedule`] against a lab in real time, writing each step to the
+//! history as a nemesis invoke and its completion. The schedule is fixed before
+//! the run (so it can be printed and replayed); only primaries are read when a
+//! step needs them. However the run ends (all steps done, or `stop` set by the
+//! harness), it finishes with a heal-all.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use history::{Op, Value};
+
+use crate::error::Result;
+use crate::inject::{FaultReport, Nemesis, Outcome, completion_op, invoke_op};
+use crate::schedule::{Action, Schedule};
+
+/// What the runner needs from the harness.
+pub struct RunHooks<'a> {
+    /// Nanoseconds since the run started (the history's clock).
+    pub now_ns: &'a (dyn Fn() -> u64 + Sync),
+    /// The nodes the system reports as leaders right now.
+    pub primaries: &'a (dyn Fn() -> Vec<usize> + Sync),
+    /// Receives every nemesis operation, in order.
+    pub record: &'a mut dyn FnMut(Op),
+    /// Set by the harness to end the schedule early (a heal-all still follows).
+    pub stop: &'a AtomicBool,
+}
+
+fn sleep_until(deadline: Instant, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
+/// Runs every step of `schedule` at its time, measured from the call. Checks the
+/// whole schedule first (an unsupported fault refuses the run before anything is
+/// applied). A step that fails is recorded with its error and every node
+/// `indeterminate`, and the run goes on.
+pub fn run_schedule(
+    nemesis: &Nemesis,
+    schedule: &Schedule,
+    hooks: RunHooks<'_>,
+) -> Result<Vec<FaultReport>> {
+    nemesis.check_schedule(schedule)?;
+    let RunHooks { now_ns, primaries, record, stop } = hooks;
+    let start = Instant::now();
+    let mut reports = Vec::new();
+    let mut healed_last = false;
+    for step in &schedule.steps {
+        sleep_until(start + Duration::from_millis(step.at_ms), stop);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        reports.push(play(nemesis, &step.action, now_ns, primaries, record));
+        healed_last = step.action == Action::HealAll;
+    }
+    if !healed_last {
+        reports.push(play(nemesis, &Action::HealAll, now_ns, primaries, record));
+    }
+    Ok(reports)
+}
+
+fn play(
+    nemesis: &Nemesis,
+    action: &Action,
+    now_ns: &(dyn Fn() -> u64 + Sync),
+    primaries: &(dyn Fn() -> Vec<usize> + Sync),
+    record: &mut dyn FnMut(Op),
+) -> FaultReport {
+    let fault = match action {
+        Action::Start { fault } => Some(fault),
+        Action::HealAll => None,
+    };
+    record(invoke_op(fault, now_ns()));
+    let (report, error) = match nemesis.step(action, &primaries()) {
+        Ok(report) => (report, None),
+        Err(e) => {
+            let nodes = (0..nemesis.lab().node_count())
+                .map(|n| (n, Outcome::Indeterminate(e.to_string())))
+                .collect::<BTreeMap<_, _>>();
+            let f = fault.map_or("heal-all", |f| f.name()).to_string();
+            (FaultReport { f, fault: fault.cloned(), nodes, verification: None }, Some(e))
+        }
+    };
+    let mut op = completion_op(&report, now_ns());
+    if let Some(e) = error {
+        op.error = Some(Value::Str(e.to_string()));
+    }
+    record(op);
+    report
+}
