@@ -5,6 +5,7 @@
 //! - [`cli`]: the clap definitions and dispatch.
 //! - [`exit`]: Jepsen's exit codes.
 //! - [`commands`]: one module per subcommand family.
+//! - [`result_views`]: checker outcomes adapted to the results crate's view types.
 //!
 //! # Errors
 //! Commands return [`exit::Failure`]: unusable input (254) or a harness crash (255),
@@ -13,3 +14,4 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod result_views;

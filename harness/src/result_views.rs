@@ -1,0 +1,92 @@
+//! The seam between the checkers and the results crate: a checker's
+//! [`checkers::Outcome`] becomes a [`results::CheckView`] (verdict, explanation in
+//! words, and for a linearizability failure the positions the Porcupine-style view
+//! draws). The results crate knows nothing of how checks work; this is the only
+//! place that knows both.
+
+use checkers::{Anomaly, Outcome};
+use results::{CheckView, LinView, Verdict};
+
+pub fn verdict(v: checkers::Verdict) -> Verdict {
+    match v {
+        checkers::Verdict::Valid => Verdict::Valid,
+        checkers::Verdict::Invalid => Verdict::Invalid,
+        checkers::Verdict::Unknown => Verdict::Unknown,
+    }
+}
+
+/// One checker's outcome as the report shows it. `name` is the checker's
+/// (`linearizable cas-register`). The explanation is the checker's paragraph when
+/// it wrote one, else its one-line reason ("time limit of 5 s reached").
+pub fn check_view(name: &str, outcome: &Outcome) -> CheckView {
+    let explanation = if outcome.explanation.is_empty() {
+        outcome.reason.clone()
+    } else {
+        outcome.explanation.clone()
+    };
+    let linearization = outcome.anomaly.as_ref().map(|a| match a {
+        Anomaly::NotLinearizable(a) => LinView {
+            breaking_op: a.op.invoke_position,
+            prefix: a.prefix.iter().map(|o| o.invoke_position).collect(),
+            states_before: a.states_before.clone(),
+            more_states: a.more_states,
+            model: Some(a.model.clone()),
+            key: a.key.clone(),
+        },
+    });
+    CheckView {
+        name: name.to_string(),
+        verdict: verdict(outcome.verdict),
+        explanation,
+        linearization,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checkers::Checker;
+    use checkers::models::ModelName;
+    use history::{OpKind, Value};
+
+    fn etcd(n: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../testdata/histories/porcupine/jepsen/etcd_{n}.log"))
+    }
+
+    /// A real failure (etcd_000) maps onto positions of the same history: the
+    /// breaking op is the read of 2 the checker names, every prefix position is a
+    /// client invocation, and the states are carried over.
+    #[test]
+    fn invalid_outcome_maps_to_history_positions() {
+        let read = history::read_path(&etcd("000"), None).expect("read");
+        let linted = read.history.lint().expect("lint");
+        let checker = ModelName::CasRegister.linearizable(None, Default::default()).expect("model");
+        let outcome = checker.check(&linted).expect("check");
+        let view = check_view(&checker.name(), &outcome);
+        assert_eq!(view.verdict, Verdict::Invalid);
+        assert!(view.explanation.contains("cannot be linearized"));
+        let lin = view.linearization.expect("a linearization view");
+        let ops = linted.ops();
+        assert_eq!(ops[lin.breaking_op].kind, OpKind::Invoke);
+        assert_eq!(ops[lin.breaking_op].f, "read");
+        assert!(!lin.prefix.is_empty());
+        assert!(lin.prefix.iter().all(|&p| ops[p].kind == OpKind::Invoke));
+        assert!(!lin.states_before.is_empty());
+        // The read's completion returned 2 (what the checker says it cannot explain).
+        let p = ops[lin.breaking_op].process;
+        let done = ops[lin.breaking_op + 1..].iter().find(|o| o.process == p).expect("completion");
+        assert_eq!(done.value, Value::Int(2));
+    }
+
+    #[test]
+    fn valid_outcome_has_no_view_and_a_reason() {
+        let read = history::read_path(&etcd("002"), None).expect("read");
+        let linted = read.history.lint().expect("lint");
+        let checker = ModelName::CasRegister.linearizable(None, Default::default()).expect("model");
+        let view = check_view(&checker.name(), &checker.check(&linted).expect("check"));
+        assert_eq!(view.verdict, Verdict::Valid);
+        assert!(view.linearization.is_none());
+        assert!(!view.explanation.is_empty());
+    }
+}
