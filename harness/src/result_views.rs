@@ -45,7 +45,6 @@ pub fn check_view(name: &str, outcome: &Outcome) -> CheckView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checkers::Checker;
     use checkers::models::ModelName;
     use history::{OpKind, Value};
 
