@@ -10,7 +10,8 @@
 //!   (the Porcupine-style view of a linearizability failure).
 //! - [`intervals`]: client operations as intervals and nemesis fault windows.
 //! - [`summary`]: system, workload, nemesis, seed and replay commands from `test.json`.
-//! - [`junit`]: JUnit XML (quick-junit), one case per checker.
+//! - [`junit`]: JUnit XML (quick-junit), one case per checker; [`matrix`]: the
+//!   summary table and JUnit report of a test matrix (`test-all`).
 //! - [`serve`]: the web UI over a store (axum); [`bundle`]: a run as `.tar.gz`.
 //! - [`html`]: escaping and formatting helpers.
 //! - [`synthetic`]: a deterministic run of any size, for size tests and benchmarks.
@@ -25,6 +26,7 @@ pub mod html;
 pub mod intervals;
 pub mod junit;
 pub mod linview;
+pub mod matrix;
 pub mod plots;
 pub mod report;
 pub mod run_dir;
