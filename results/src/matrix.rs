@@ -146,7 +146,7 @@ mod tests {
     fn a_crash_anywhere_makes_the_matrix_a_crash() {
         let ok = cell("none", checked(Verdict::Valid));
         let bad = cell("kill", checked(Verdict::Invalid));
-        assert_eq!(overall(&[ok.clone()]), MatrixVerdict::Checked(Verdict::Valid));
+        assert_eq!(overall(std::slice::from_ref(&ok)), MatrixVerdict::Checked(Verdict::Valid));
         assert_eq!(overall(&[ok.clone(), bad.clone()]), MatrixVerdict::Checked(Verdict::Invalid));
         let crash = cell(
             "pause",
