@@ -5,6 +5,7 @@
 //! place that knows both.
 
 use checkers::{Anomaly, Outcome};
+use history::{Linted, Value};
 use results::{CheckView, LinView, Verdict};
 
 pub fn verdict(v: checkers::Verdict) -> Verdict {
@@ -40,6 +41,36 @@ pub fn check_view(name: &str, outcome: &Outcome) -> CheckView {
         explanation,
         linearization,
     }
+}
+
+/// The full-history positions of one key's operations, in history order: the map
+/// from positions in that key's sub-history (as Jepsen's independent checker cuts
+/// it: every invocation and completion of the key's client operations) back to the
+/// full history the report draws.
+pub fn key_positions(linted: &Linted, key: &Option<Value>) -> Vec<usize> {
+    let mut positions: Vec<usize> = linted
+        .by_key()
+        .get(key)
+        .map(|pairs| {
+            pairs.iter().flat_map(|p| std::iter::once(p.invoke).chain(p.completion)).collect()
+        })
+        .unwrap_or_default();
+    positions.sort_unstable();
+    positions
+}
+
+/// Moves a view computed on a sub-history onto the full history; `false` (and
+/// the view unchanged) when a position is outside the sub-history.
+pub fn remap(view: &mut LinView, positions: &[usize]) -> bool {
+    let map = |p: usize| positions.get(p).copied();
+    let (Some(breaking), Some(prefix)) =
+        (map(view.breaking_op), view.prefix.iter().map(|&p| map(p)).collect::<Option<Vec<_>>>())
+    else {
+        return false;
+    };
+    view.breaking_op = breaking;
+    view.prefix = prefix;
+    true
 }
 
 #[cfg(test)]
@@ -87,5 +118,29 @@ mod tests {
         assert_eq!(view.verdict, Verdict::Valid);
         assert!(view.linearization.is_none());
         assert!(!view.explanation.is_empty());
+    }
+
+    /// Checking one key's sub-history and remapping gives the same breaking
+    /// operation as the checker's own split of the full history (Porcupine's
+    /// c10-bad kv log).
+    #[test]
+    fn sub_history_views_remap_onto_the_full_history() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/histories/porcupine/kv/c10-bad.txt");
+        let linted = history::read_path(&path, None).expect("read").history.lint().expect("lint");
+        let checker = ModelName::Kv.linearizable(None, Default::default()).expect("model");
+        let full = check_view("kv", &checker.check(&linted).expect("check"));
+        let full_lin = full.linearization.expect("invalid");
+        let key = linted.ops()[full_lin.breaking_op].key.clone();
+        let positions = key_positions(&linted, &key);
+        let ops: Vec<_> = positions.iter().map(|&p| linted.ops()[p].clone()).collect();
+        let lines = positions.iter().map(|&p| p + 1).collect();
+        let sub = history::History::with_lines(ops, lines).lint().expect("sub lint");
+        let mut sub_lin =
+            check_view("kv", &checker.check(&sub).expect("check")).linearization.expect("invalid");
+        assert!(remap(&mut sub_lin, &positions));
+        assert_eq!(sub_lin.breaking_op, full_lin.breaking_op);
+        assert!(sub_lin.prefix.iter().all(|&p| linted.ops()[p].key == key));
+        assert!(!remap(&mut LinView { breaking_op: positions.len(), ..sub_lin }, &positions));
     }
 }
