@@ -6,3 +6,4 @@ pub mod lab;
 pub mod lab_cli;
 pub mod report;
 pub mod serve;
+pub mod test_all;
