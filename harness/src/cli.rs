@@ -24,6 +24,17 @@ pub enum Command {
     /// Read, convert and lint history files.
     #[command(subcommand)]
     History(HistoryCmd),
+    /// Run a test: start the system, drive the workload with faults, record the
+    /// history, tear down, judge.
+    Test(Box<commands::test::TestArgs>),
+    /// Judge a run's recorded history again (also one whose harness was killed).
+    Analyze {
+        /// The run directory (`store/<test>/<timestamp>` or `store/latest`).
+        run_dir: PathBuf,
+    },
+    /// Run a test again with a run's options and seed; check the same operations and
+    /// fault schedule were generated.
+    Replay { run_dir: PathBuf },
     /// Regenerate report.html and junit.xml of a stored run (exit code: its verdict).
     Report {
         /// The run directory (`store/<test>/<timestamp>`).
@@ -107,6 +118,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::History(HistoryCmd::Lint { file, format }) => {
             commands::history::lint(&file, format)
         }
+        Command::Test(args) => commands::test::run_test(*args).map(|(exit, _)| exit),
+        Command::Analyze { run_dir } => commands::analyze::analyze(&run_dir),
+        Command::Replay { run_dir } => commands::replay::replay(&run_dir),
         Command::Report { run_dir } => commands::report::report(&run_dir),
         Command::Serve { store, port, bind } => commands::serve::serve(&store, bind, port),
         Command::Check(args) => commands::check::run(&args),

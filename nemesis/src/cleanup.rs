@@ -30,8 +30,20 @@ static INSTALL: Once = Once::new();
 /// Write end of the signal pipe (set once, read by the async-signal-safe handler).
 static PIPE_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
+/// Set when the embedding program handles signals itself.
+static WATCHER_DISABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For programs that handle SIGINT / SIGTERM themselves (to finish writing a
+/// history, say): call before creating the first lab, and call
+/// [`teardown_all_live`] from your own handling before exiting.
+pub fn disable_signal_watcher() {
+    WATCHER_DISABLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 pub(crate) fn register(lab: &Arc<LabInner>) {
-    install_signal_watcher();
+    if !WATCHER_DISABLED.load(std::sync::atomic::Ordering::SeqCst) {
+        install_signal_watcher();
+    }
     let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
     live.retain(|w| w.strong_count() > 0);
     live.push(Arc::downgrade(lab));
@@ -95,7 +107,9 @@ fn install_signal_watcher() {
     });
 }
 
-fn teardown_all_live() {
+/// Removes every lab of this process that is still alive (what the signal
+/// watcher does before the process dies).
+pub fn teardown_all_live() {
     let labs: Vec<Arc<LabInner>> = {
         let live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
         live.iter().filter_map(Weak::upgrade).collect()

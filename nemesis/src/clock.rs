@@ -98,8 +98,28 @@ impl Lab {
         ])
     }
 
+    /// Whether some running process of node `node` reads its clock from the
+    /// node's timestamp file (checked in its environment, `/proc/<pid>/environ`).
+    pub fn faketime_active(&self, node: usize) -> Result<bool> {
+        let file = self.faketime_file(node)?;
+        let wanted = format!("FAKETIME_TIMESTAMP_FILE={}", file.display());
+        Ok(self.processes_on(node).into_iter().filter_map(|h| self.pid(h)).any(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
+                .unwrap_or(false)
+        }))
+    }
+
     /// Moves node `node`'s libfaketime clock to real time plus `offset_ms`.
+    /// Refused (`Unsupported`) when no running process of the node was started
+    /// with [`Lab::faketime_env`]: writing the file would change nothing.
     pub fn set_faketime_offset(&self, node: usize, offset_ms: i64) -> Result<()> {
+        if offset_ms != 0 && !self.faketime_active(node)? {
+            return Err(NemesisError::Unsupported(format!(
+                "no running process of n{} was started under libfaketime (Lab::faketime_env)",
+                node + 1
+            )));
+        }
         let file = self.faketime_file(node)?;
         let tmp = file.with_extension("tmp");
         // Rename so a reading process never sees a half-written file.

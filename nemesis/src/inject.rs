@@ -67,6 +67,9 @@ pub struct Nemesis {
     clock: ClockSupport,
     undo: Mutex<Undo>,
     seed: u64,
+    /// Draws made at apply time (targets left unresolved, primaries shapes): one
+    /// stream per nemesis, so the same calls in the same order draw the same.
+    rng: Mutex<ChaCha8Rng>,
 }
 
 #[derive(Default)]
@@ -95,7 +98,8 @@ impl Nemesis {
     /// A nemesis for `lab`; `clock` says how (or whether) clocks can be skewed;
     /// `seed` drives the few draws made at apply time (jitter).
     pub fn new(lab: Lab, clock: ClockSupport, seed: u64) -> Nemesis {
-        Nemesis { lab, clock, undo: Mutex::new(Undo::default()), seed }
+        let rng = Mutex::new(ChaCha8Rng::seed_from_u64(seed));
+        Nemesis { lab, clock, undo: Mutex::new(Undo::default()), seed, rng }
     }
 
     pub fn lab(&self) -> &Lab {
@@ -133,7 +137,8 @@ impl Nemesis {
     pub fn apply(&self, fault: &Fault, primaries: &[usize]) -> Result<FaultReport> {
         self.check_supported(fault)?;
         let n = self.lab.node_count();
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let rng = &mut *rng;
         let mut report = FaultReport {
             f: fault.name().to_string(),
             fault: Some(fault.clone()),
@@ -144,7 +149,7 @@ impl Nemesis {
             Fault::Partition { spec, grudge } => {
                 let grudge = match grudge {
                     Some(g) => g.clone(),
-                    None => spec.grudge(n, &mut rng, primaries)?,
+                    None => spec.grudge(n, rng, primaries)?,
                 };
                 report.fault =
                     Some(Fault::Partition { spec: spec.clone(), grudge: Some(grudge.clone()) });
@@ -190,7 +195,7 @@ impl Nemesis {
             | Fault::Stop { target, nodes, .. } => {
                 let nodes = match nodes {
                     Some(list) => list.clone(),
-                    None => target.resolve(n, &mut rng, primaries)?,
+                    None => target.resolve(n, rng, primaries)?,
                 };
                 report.fault = Some(with_nodes(fault, nodes.clone()));
                 for node in nodes {
@@ -205,6 +210,8 @@ impl Nemesis {
                             self.undo().skewed.insert(node);
                             Outcome::Installed
                         }
+                        // Certainly not applied (e.g. not started under libfaketime).
+                        Err(e @ NemesisError::Unsupported(_)) => Outcome::Skipped(e.to_string()),
                         Err(e) => Outcome::Indeterminate(e.to_string()),
                     };
                     report.nodes.insert(node, outcome);
@@ -293,7 +300,15 @@ impl Nemesis {
             }
         }
         let verification = match &net {
-            Ok(()) => Some(self.lab.verify_partition()?),
+            Ok(()) => match self.lab.verify_partition() {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    for node in 0..n {
+                        problems.entry(node).or_default().push(format!("probe failed: {e}"));
+                    }
+                    None
+                }
+            },
             Err(_) => None,
         };
         for node in 0..n {
@@ -388,7 +403,12 @@ pub fn fault_value(fault: &Fault) -> Value {
         Fault::Kill { target, nodes }
         | Fault::Pause { target, nodes }
         | Fault::Stop { target, nodes, .. } => {
-            let mut m = vec![kv("target", Value::Str(format!("{target:?}").to_lowercase()))];
+            // The target as its JSON form says it: "majority", {"nodes": [0, 2]}.
+            let target = serde_json::to_value(target)
+                .ok()
+                .and_then(|j| Value::from_json(&j).ok())
+                .unwrap_or(Value::Nil);
+            let mut m = vec![kv("target", target)];
             if let Some(nodes) = nodes {
                 m.push(kv("nodes", nodes_value(nodes)));
             }

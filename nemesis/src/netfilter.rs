@@ -5,11 +5,15 @@
 //! table bridge faultline {
 //!   set blocked { type ipv4_addr . ipv4_addr; }     # the partition: directed pairs
 //!   chain forward { type filter hook forward priority -10; policy accept;
+//!     ether type ip6 drop                           # IPv4-only lab: no side door
 //!     ip saddr . ip daddr @blocked drop
 //!     jump loss }
 //!   chain loss { ip saddr A ip daddr B numgen random mod 100 < P drop ... }
 //! }
 //! ```
+//!
+//! The lab is IPv4-only: the nodes' automatic IPv6 link-local addresses would
+//! otherwise let a server listening on `[::]` talk around every IPv4 cut.
 //!
 //! Every change is one `nft -f -` script, which nftables applies as one
 //! transaction: a partition appears (or heals) all at once, never link by link.
@@ -31,7 +35,7 @@ pub fn install_base_table(switch_ns: &str) -> Result<()> {
         &format!(
             "table {TABLE} {{\n  set blocked {{\n    type ipv4_addr . ipv4_addr\n  }}\n  \
              chain loss {{\n  }}\n  chain forward {{\n    type filter hook forward priority -10; policy accept;\n    \
-             ip saddr . ip daddr @blocked drop\n    jump loss\n  }}\n}}\n"
+             ether type ip6 drop\n    ip saddr . ip daddr @blocked drop\n    jump loss\n  }}\n}}\n"
         ),
     )
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use history::{Op, Value};
 
-use crate::error::Result;
+use crate::error::{NemesisError, Result};
 use crate::inject::{FaultReport, Nemesis, Outcome, completion_op, invoke_op};
 use crate::schedule::{Action, Schedule};
 
@@ -79,8 +79,18 @@ fn play(
     let (report, error) = match nemesis.step(action, &primaries()) {
         Ok(report) => (report, None),
         Err(e) => {
+            // Refusals happen before anything is touched: certainly not applied.
+            let refused = matches!(
+                e,
+                NemesisError::Invalid(_)
+                    | NemesisError::Unsupported(_)
+                    | NemesisError::UnknownNode(_)
+            );
+            let outcome = |why: String| {
+                if refused { Outcome::Skipped(why) } else { Outcome::Indeterminate(why) }
+            };
             let nodes = (0..nemesis.lab().node_count())
-                .map(|n| (n, Outcome::Indeterminate(e.to_string())))
+                .map(|n| (n, outcome(e.to_string())))
                 .collect::<BTreeMap<_, _>>();
             let f = fault.map_or("heal-all", |f| f.name()).to_string();
             (FaultReport { f, fault: fault.cloned(), nodes, verification: None }, Some(e))

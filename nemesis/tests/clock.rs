@@ -42,6 +42,17 @@ fn libfaketime_moves_one_nodes_clock_and_heal_restores_it() {
 }
 
 #[test]
+fn skewing_a_node_not_under_libfaketime_is_skipped_not_claimed() {
+    let e = common::echo_lab(2);
+    let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Libfaketime, 0);
+    let report =
+        nemesis.apply(&Fault::ClockSkew { nodes: vec![0], offset_ms: 5_000 }, &[]).expect("apply");
+    assert!(matches!(&report.nodes[&0], Outcome::Skipped(why) if why.contains("libfaketime")));
+    assert!(skew_of(&e.lab, 0).abs() < 1.0);
+    common::destroy_and_check(e);
+}
+
+#[test]
 fn clock_faults_are_refused_where_unsupported() {
     let e = common::echo_lab(3);
     let reason = "etcd is a Go program: it reads time through the vDSO, not libc";

@@ -55,7 +55,8 @@ fn primaries_and_explicit_grudges() {
     ]);
 }
 
-/// For each shape, both directions variants and two seeds: apply, measure, heal.
+/// For each shape, both variants (two-way, one-way) and three seeds: apply,
+/// measure, heal.
 fn check_shapes(shapes: &[PartitionShape]) {
     let e = common::echo_lab(NODES);
     let nemesis =
@@ -65,7 +66,7 @@ fn check_shapes(shapes: &[PartitionShape]) {
     let mut cases = 0;
     for shape in shapes {
         for one_way in [false, true] {
-            for seed in [1u64, 2] {
+            for seed in [1u64, 2, 3] {
                 let spec = PartitionSpec { shape: shape.clone(), one_way };
                 let name = format!("{} seed {seed}", spec.name());
                 let primaries = [seed as usize % NODES];
@@ -110,6 +111,6 @@ fn check_shapes(shapes: &[PartitionShape]) {
             }
         }
     }
-    assert_eq!(cases, shapes.len() * 4);
+    assert_eq!(cases, shapes.len() * 6);
     common::destroy_and_check(e);
 }

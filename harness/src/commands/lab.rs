@@ -240,6 +240,48 @@ pub fn loss(prefix: Option<&str>, percent: u8, links: &str) -> CmdResult {
     Ok(Exit::Valid)
 }
 
+/// `lab delay MS --links ...`: delays packets on the links while this command
+/// runs (the delayer lives in this process), until Ctrl-C, SIGTERM or `--for`.
+pub fn delay(
+    prefix: Option<&str>,
+    delay_ms: u32,
+    jitter_ms: u32,
+    links: &str,
+    seconds: Option<u64>,
+) -> CmdResult {
+    use nix::sys::signal::{SigSet, Signal};
+    let lab = select(prefix)?;
+    let links = parse_links(links, lab.node_count())?;
+    let delay = nemesis::latency::LinkDelay { delay_ms, jitter_ms };
+    let delays: BTreeMap<(usize, usize), nemesis::latency::LinkDelay> =
+        links.iter().map(|&l| (l, delay)).collect();
+    // Block the stop signals before any thread exists, so every thread inherits
+    // the mask and the signal waits for `wait` below instead of killing us with
+    // the rules still in place.
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGINT);
+    stop.add(Signal::SIGTERM);
+    stop.thread_block().map_err(|e| Failure::crash(format!("blocking signals: {e}")))?;
+    if let Some(secs) = seconds {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
+        });
+    }
+    lab.set_delays(&delays, 0).map_err(fail)?;
+    println!(
+        "delaying {} by {delay_ms} ms (jitter {jitter_ms} ms) until Ctrl-C{}",
+        show_links(&Grudge { blocked: links }),
+        seconds.map(|s| format!(" or {s} s")).unwrap_or_default()
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let got = stop.wait().map_err(|e| Failure::crash(format!("waiting for a signal: {e}")))?;
+    lab.set_delays(&BTreeMap::new(), 0).map_err(fail)?;
+    println!("{got}: delays removed");
+    Ok(Exit::Valid)
+}
+
 /// `lab heal`: partition and loss removed, then verified.
 pub fn heal(prefix: Option<&str>) -> CmdResult {
     let lab = select(prefix)?;

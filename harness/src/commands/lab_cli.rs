@@ -44,6 +44,17 @@ pub enum LabCmd {
         #[arg(long)]
         links: String,
     },
+    /// Delay packets on the given links by MS milliseconds while this command runs
+    /// (until Ctrl-C or --for SECONDS); the rules go when it ends.
+    Delay {
+        ms: u32,
+        #[arg(long)]
+        links: String,
+        #[arg(long, default_value_t = 0)]
+        jitter: u32,
+        #[arg(long = "for")]
+        seconds: Option<u64>,
+    },
     /// Remove every partition and loss rule, then verify all links carry packets.
     Heal,
     /// Start a program inside a node's namespace: `lab spawn n1 -- prog args`.
@@ -84,6 +95,9 @@ pub fn run(prefix: Option<&str>, cmd: LabCmd) -> CmdResult {
             },
         ),
         LabCmd::Loss { percent, links } => lab::loss(prefix, percent, &links),
+        LabCmd::Delay { ms, links, jitter, seconds } => {
+            lab::delay(prefix, ms, jitter, &links, seconds)
+        }
         LabCmd::Heal => lab::heal(prefix),
         LabCmd::Spawn { node, command } => lab::spawn(prefix, &node, &command),
         LabCmd::Kill { node } => lab::process(prefix, ProcessVerb::Kill, &node),

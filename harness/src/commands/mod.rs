@@ -1,9 +1,12 @@
 //! One module per subcommand family.
 
+pub mod analyze;
 pub mod check;
 pub mod history;
 pub mod lab;
 pub mod lab_cli;
+pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod test;
 pub mod test_all;

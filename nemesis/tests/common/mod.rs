@@ -125,6 +125,15 @@ pub fn assert_gone(prefix: &str, pids: &[u32]) {
         })
         .unwrap_or_default();
     assert!(netns.is_empty(), "namespaces of {prefix} remain: {netns:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mounts.contains(&format!("/run/netns/{prefix}-")), "netns mounts of {prefix} remain");
+    // Rules only ever live inside the lab's namespaces; the root namespace never
+    // gets a table of ours.
+    let root_tables = std::process::Command::new("nft").args(["list", "tables"]).output();
+    if let Ok(out) = root_tables {
+        let tables = String::from_utf8_lossy(&out.stdout);
+        assert!(!tables.contains("faultline"), "a faultline table in the root namespace: {tables}");
+    }
     let dir = nemesis::state::run_dir().join(prefix);
     assert!(!dir.exists(), "marker {} remains", dir.display());
     for &pid in pids {

@@ -1,0 +1,64 @@
+//! `faultline analyze RUN_DIR`: judges a run's recorded history again, also for a
+//! run whose harness was killed (its history is complete up to the last flush).
+//! Keeps what the run itself wrote into `results.json` (teardown errors, phases).
+
+use std::path::Path;
+
+use crate::analysis;
+use crate::commands::test::{RunSummary, TestRecord, print_summary, write_results};
+use crate::exit::{CmdResult, Failure};
+use crate::store::{self, RunDir};
+
+/// Reads `test.json` of a run directory (254 when it is not one).
+pub fn read_record(dir: &Path) -> Result<TestRecord, Failure> {
+    let path = dir.join(store::TEST_JSON);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Failure::bad_input(format!(
+            "{}: not a run directory (cannot read {}: {e})",
+            dir.display(),
+            store::TEST_JSON
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))
+}
+
+pub fn analyze(dir: &Path) -> CmdResult {
+    let record = read_record(dir)?;
+    let workload = workloads::by_name(&record.args.workload, record.seed, record.args.concurrency)
+        .map_err(|e| {
+            Failure::bad_input(format!("{}: {e}", dir.join(store::TEST_JSON).display()))
+        })?;
+    let history = dir.join(store::HISTORY);
+    if !history.exists() {
+        return Err(Failure::bad_input(format!(
+            "{}: no {} in this run",
+            dir.display(),
+            store::HISTORY
+        )));
+    }
+    let analysis = analysis::analyze_file(&history, &workload.checker())?;
+    for w in &analysis.warnings {
+        eprintln!("warning: {}: {w}", history.display());
+    }
+    // Keep the run's own section when the run finished and wrote one.
+    let previous: Option<RunSummary> = std::fs::read_to_string(dir.join(store::RESULTS_JSON))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|j| j.get("run").cloned())
+        .and_then(|r| serde_json::from_value(r).ok());
+    let exit = analysis.verdict.exit();
+    let explanation = analysis.explanation.clone();
+    let run = RunDir::open(dir);
+    if let Some(e) = write_results(
+        &run,
+        exit,
+        explanation.clone(),
+        Some(analysis.clone()),
+        None,
+        previous.clone(),
+    ) {
+        return Err(Failure::crash(e));
+    }
+    print_summary(dir, &record, Some(&analysis), previous.as_ref(), exit, &explanation);
+    Ok(exit)
+}

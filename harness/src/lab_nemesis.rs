@@ -1,0 +1,229 @@
+//! The nemesis crate's fault schedule as a [`NemesisHook`]: the schedule (computed
+//! from the seed before the run, recorded in `test.json`) is played in real time on
+//! a blocking thread during the main phase; every step goes into the history as a
+//! `nemesis` invoke and completion; primaries (for faults aimed at leaders) come
+//! from the system's own view of who leads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nemesis::clock::ClockSupport;
+use nemesis::inject::{Nemesis, completion_op, invoke_op};
+use nemesis::runner::{RunHooks, run_schedule};
+use nemesis::schedule::{Action, FaultKind, Schedule, ScheduleConfig};
+use nemesis::{Lab, PartitionShape};
+use serde_json::Value as Json;
+
+use crate::runtime::control::{Stats, Stop};
+use crate::runtime::nemesis_hook::{BoxFuture, NemesisHook};
+use crate::runtime::recorder::Recorder;
+use crate::system::System;
+
+pub struct LabNemesis<S: System> {
+    nemesis: Arc<Nemesis>,
+    schedule: Arc<Schedule>,
+    system: Arc<S>,
+}
+
+impl<S: System> LabNemesis<S> {
+    pub fn new(nemesis: Nemesis, schedule: Schedule, system: Arc<S>) -> Self {
+        LabNemesis { nemesis: Arc::new(nemesis), schedule: Arc::new(schedule), system }
+    }
+}
+
+/// What the progress line shows for a nemesis operation.
+fn describe_step(op: &history::Op) -> Option<String> {
+    match op.kind {
+        history::OpKind::Invoke if op.f != "heal-all" => Some(op.f.clone()),
+        history::OpKind::Invoke => None,
+        _ => None,
+    }
+}
+
+impl<S: System> NemesisHook for LabNemesis<S> {
+    fn describe(&self) -> String {
+        let kinds: Vec<String> = self
+            .schedule
+            .config
+            .kinds
+            .iter()
+            .map(|k| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("{} every {} ms", kinds.join(","), self.schedule.config.interval_ms)
+    }
+
+    fn schedule(&self) -> Json {
+        serde_json::to_value(&*self.schedule).unwrap_or(Json::Null)
+    }
+
+    fn run<'a>(
+        &'a mut self,
+        recorder: &'a Recorder,
+        stats: &'a Arc<Stats>,
+        stop: &'a Arc<Stop>,
+    ) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let flag = Arc::new(AtomicBool::new(false));
+            let (nemesis, schedule, system) =
+                (self.nemesis.clone(), self.schedule.clone(), self.system.clone());
+            let (recorder, stats2, flag2) = (recorder.clone(), stats.clone(), flag.clone());
+            let handle = tokio::runtime::Handle::current();
+            let job = tokio::task::spawn_blocking(move || {
+                let now = recorder.clone();
+                let primaries =
+                    move || handle.block_on(system.leader()).into_iter().collect::<Vec<_>>();
+                let mut record = |op: history::Op| {
+                    if op.kind == history::OpKind::Invoke {
+                        stats2.set_fault(describe_step(&op));
+                    }
+                    recorder.record(op);
+                };
+                run_schedule(
+                    &nemesis,
+                    &schedule,
+                    RunHooks {
+                        now_ns: &move || now.elapsed_ns(),
+                        primaries: &primaries,
+                        record: &mut record,
+                        stop: &flag2,
+                    },
+                )
+            });
+            tokio::pin!(job);
+            let joined = tokio::select! {
+                r = &mut job => r,
+                _ = stop.wait() => {
+                    flag.store(true, Ordering::SeqCst);
+                    job.await
+                }
+            };
+            stats.set_fault(None);
+            match joined {
+                Ok(Ok(reports)) => reports
+                    .iter()
+                    .flat_map(|r| {
+                        r.nodes.iter().filter_map(move |(n, o)| match o {
+                            nemesis::inject::Outcome::Indeterminate(why) => {
+                                Some(format!("{} on n{}: {why}", r.f, n + 1))
+                            }
+                            _ => None,
+                        })
+                    })
+                    .collect(),
+                Ok(Err(e)) => vec![format!("the fault schedule could not run: {e}")],
+                Err(e) => vec![format!("the nemesis thread panicked: {e}")],
+            }
+        })
+    }
+
+    fn heal<'a>(
+        &'a mut self,
+        recorder: &'a Recorder,
+        stats: &'a Arc<Stats>,
+    ) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let nemesis = self.nemesis.clone();
+            let recorder = recorder.clone();
+            stats.set_fault(None);
+            let job = tokio::task::spawn_blocking(move || {
+                recorder.record(invoke_op(None, recorder.elapsed_ns()));
+                let result = nemesis.step(&Action::HealAll, &[]);
+                match &result {
+                    Ok(report) => {
+                        recorder.record(completion_op(report, recorder.elapsed_ns()));
+                    }
+                    Err(e) => {
+                        let mut op = history::Op::new(
+                            history::Process::Nemesis,
+                            history::OpKind::Info,
+                            "heal-all",
+                            history::Value::Nil,
+                        );
+                        op.error = Some(history::Value::Str(e.to_string()));
+                        recorder.record(op);
+                    }
+                }
+                result.map(|_| ()).map_err(|e| e.to_string())
+            });
+            match job.await {
+                Ok(Ok(())) => Vec::new(),
+                Ok(Err(e)) => vec![format!("heal-all: {e}")],
+                Err(e) => vec![format!("heal-all panicked: {e}")],
+            }
+        })
+    }
+}
+
+/// Mixed into the run seed for the fault schedule, so the schedule's stream differs
+/// from every worker's.
+const SCHEDULE_SALT: u64 = 0x006e_656d_6573_6973; // "nemesis"
+
+/// The fault families `--nemesis` names.
+pub fn fault_kind(name: &str) -> Option<FaultKind> {
+    Some(match name {
+        "partition" => FaultKind::Partition,
+        "kill" => FaultKind::Kill,
+        "pause" => FaultKind::Pause,
+        _ => return None,
+    })
+}
+
+/// The partition shapes `--partitions` names.
+pub fn partition_shape(name: &str) -> Option<PartitionShape> {
+    Some(match name {
+        "isolate-one" => PartitionShape::IsolateOne { node: None },
+        "random-halves" => PartitionShape::RandomHalves,
+        "majorities-ring" => PartitionShape::MajoritiesRing,
+        "bridge" => PartitionShape::Bridge,
+        "primaries" => PartitionShape::Primaries,
+        _ => return None,
+    })
+}
+
+/// What a fault schedule is made from.
+pub struct ScheduleRequest<'a> {
+    pub seed: u64,
+    pub nodes: usize,
+    pub faults: &'a [String],
+    pub shapes: &'a [String],
+    pub interval: Duration,
+    pub duration: Duration,
+    /// Why clock faults cannot work on this system (Go programs ignore libfaketime).
+    pub clock_unsupported: &'a str,
+}
+
+/// The seeded schedule and the nemesis that plays it, checked before anything runs
+/// (an unsupported fault refuses the run with a message saying why).
+pub fn build<S: System>(
+    lab: &Lab,
+    request: &ScheduleRequest<'_>,
+    system: Arc<S>,
+) -> Result<LabNemesis<S>, String> {
+    let mut config = ScheduleConfig::new(
+        request.seed ^ SCHEDULE_SALT,
+        request.nodes,
+        request.interval.as_millis().max(1) as u64,
+        request.duration.as_millis() as u64,
+    );
+    config.kinds = request
+        .faults
+        .iter()
+        .map(|f| fault_kind(f).ok_or_else(|| format!("unknown fault {f:?}")))
+        .collect::<Result<_, _>>()?;
+    config.shapes = request
+        .shapes
+        .iter()
+        .map(|s| partition_shape(s.trim()).ok_or_else(|| format!("unknown partition shape {s:?}")))
+        .collect::<Result<_, _>>()?;
+    let schedule = Schedule::generate(config).map_err(|e| e.to_string())?;
+    let clock = ClockSupport::Unsupported { reason: request.clock_unsupported.to_string() };
+    let nemesis = Nemesis::new(lab.clone(), clock, request.seed ^ SCHEDULE_SALT);
+    nemesis.check_schedule(&schedule).map_err(|e| e.to_string())?;
+    Ok(LabNemesis::new(nemesis, schedule, system))
+}
