@@ -5,8 +5,11 @@
 //! place that knows both.
 
 use checkers::{Anomaly, Outcome};
-use history::{Linted, Value};
+use history::{Linted, Process, Value};
 use results::{CheckView, LinView, Verdict};
+
+use crate::analysis::{self, Analysis};
+use crate::exit::Exit;
 
 pub fn verdict(v: checkers::Verdict) -> Verdict {
     match v {
@@ -71,6 +74,88 @@ pub fn remap(view: &mut LinView, positions: &[usize]) -> bool {
     view.breaking_op = breaking;
     view.prefix = prefix;
     true
+}
+
+/// The full-history positions of every client operation, in order: the map back
+/// from a check of the history as one object (not split by key).
+pub fn client_positions(linted: &Linted) -> Vec<usize> {
+    let mut positions: Vec<usize> =
+        linted.client_pairs().flat_map(|p| std::iter::once(p.invoke).chain(p.completion)).collect();
+    positions.sort_unstable();
+    positions
+}
+
+/// The checks of a run as the report and JUnit show them: the workload's checker
+/// (with the Porcupine-style view of its first non-linearizable key, moved onto the
+/// full history), plus a `harness` check when the run crashed or could not set up,
+/// so a crash never reads as a pass.
+///
+/// The analysis checks each key's sub-history on its own, so the checker's
+/// positions are positions in that sub-history; they are moved back by trying the
+/// key's operations and then all client operations, and kept only when the
+/// operation found there is the one the checker described (same process and `f`).
+pub fn run_checks(
+    exit: Exit,
+    explanation: &str,
+    analysis: Option<&Analysis>,
+    analysis_error: Option<&str>,
+    history: Option<&Linted>,
+) -> Vec<CheckView> {
+    let mut checks = Vec::new();
+    match analysis {
+        Some(a) => {
+            let mut main = CheckView {
+                name: format!("linearizable {}", a.checker),
+                verdict: verdict(match a.verdict {
+                    analysis::Verdict::Valid => checkers::Verdict::Valid,
+                    analysis::Verdict::Invalid => checkers::Verdict::Invalid,
+                    analysis::Verdict::Unknown => checkers::Verdict::Unknown,
+                }),
+                explanation: a.explanation.clone(),
+                linearization: None,
+            };
+            if let Some(linted) = history {
+                main.linearization = a
+                    .not_valid
+                    .iter()
+                    .filter(|k| k.outcome.verdict == checkers::Verdict::Invalid)
+                    .find_map(|k| full_history_view(linted, &k.key, &k.outcome));
+            }
+            checks.push(main);
+        }
+        None => checks.push(CheckView {
+            name: "analysis".into(),
+            verdict: Verdict::Unknown,
+            explanation: analysis_error.unwrap_or(explanation).to_string(),
+            linearization: None,
+        }),
+    }
+    if exit == Exit::Crash && analysis.is_some() {
+        checks.push(CheckView {
+            name: "harness".into(),
+            verdict: Verdict::Unknown,
+            explanation: explanation.to_string(),
+            linearization: None,
+        });
+    }
+    checks
+}
+
+fn full_history_view(linted: &Linted, key: &Option<Value>, outcome: &Outcome) -> Option<LinView> {
+    let Some(Anomaly::NotLinearizable(a)) = &outcome.anomaly else { return None };
+    let view = check_view("", outcome).linearization?;
+    for positions in [key_positions(linted, key), client_positions(linted)] {
+        let mut v = view.clone();
+        let ops = linted.ops();
+        if remap(&mut v, &positions)
+            && ops[v.breaking_op].process.to_string() == a.op.process
+            && ops[v.breaking_op].process != Process::Nemesis
+            && ops[v.breaking_op].f == a.op.f
+        {
+            return Some(v);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

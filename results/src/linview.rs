@@ -32,7 +32,12 @@ pub fn render(history: &History, iv: &Intervals, lin: &LinView, check: &str, idx
     if let Some(m) = &lin.model {
         facts.push(format!("model {m}"));
     }
-    if let Some(k) = &lin.key {
+    if let Some(k) = lin.key.clone().or_else(|| {
+        by_invoke
+            .get(&lin.breaking_op)
+            .and_then(|&k| history.ops[iv.ops[k].invoke].key.as_ref())
+            .map(|v| v.to_string())
+    }) {
         facts.push(format!("key {k}"));
     }
     if !facts.is_empty() {
@@ -73,11 +78,20 @@ pub fn render(history: &History, iv: &Intervals, lin: &LinView, check: &str, idx
     // Other operations on the same key that overlapped the picture's span.
     let in_prefix: std::collections::HashSet<usize> = prefix.iter().copied().collect();
     let key_of = |k: usize| history.ops[iv.ops[k].invoke].key.as_ref().map(|v| v.to_string());
-    let others: Vec<usize> = (0..iv.ops.len())
+    // The sub-history's key: the checker's word for it, else the breaking op's own
+    // (a history checked key by key names no key in the anomaly).
+    let key = lin.key.clone().or_else(|| key_of(bk));
+    let mut others: Vec<usize> = (0..iv.ops.len())
         .filter(|&k| k != bk && !in_prefix.contains(&k))
-        .filter(|&k| key_of(k) == lin.key && iv.ops[k].start <= hi && iv.ops[k].end >= lo)
-        .take(MAX_OTHERS)
+        .filter(|&k| key_of(k) == key && iv.ops[k].start <= hi && iv.ops[k].end >= lo)
         .collect();
+    // Keep those nearest the breaking operation.
+    others.sort_by(|&a, &b| {
+        (iv.ops[a].start - breaking.start)
+            .abs()
+            .total_cmp(&(iv.ops[b].start - breaking.start).abs())
+    });
+    others.truncate(MAX_OTHERS);
     s.push_str(&picture(history, iv, shown_prefix, bk, &others, lo, hi));
 
     let _ = write!(
@@ -162,7 +176,7 @@ fn picture(
             r#"<rect{id} class="{class}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>"#,
             px(x0),
             px(y(o.process) + 2.0),
-            px((x1 - x0).max(2.0)),
+            px((x1 - x0).max(3.0)),
             px(LANE - 4.0),
             esc(&op_title(history, iv, k))
         );
@@ -210,7 +224,7 @@ fn picture(
             r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
             px(x(t)),
             px(axis_y + 14.0),
-            esc(&axis_number(t, iv.timed))
+            esc(&axis_number(t, iv.timed, (hi - lo) / 6.0))
         );
     }
     let _ = write!(

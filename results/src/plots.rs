@@ -43,6 +43,11 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[rank - 1])
 }
 
+/// An x tick label: seconds with the precision the run's length needs.
+fn axis_label(t: f64, iv: &Intervals) -> String {
+    crate::timeline::axis_number(t, iv.timed, iv.span() / 10.0)
+}
+
 /// An error from plotters, as text (its error type is generic over the backend).
 fn plot_err(e: impl std::fmt::Display) -> String {
     format!("plot: {e}")
@@ -81,6 +86,8 @@ pub fn latency_svg(iv: &Intervals) -> Result<String, String> {
             .configure_mesh()
             .x_desc(if iv.timed { "time (s)" } else { "history position" })
             .y_desc(y_desc)
+            .y_label_formatter(&|v| latency_label(*v, iv.timed))
+            .x_label_formatter(&|v| axis_label(*v, iv))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(plot_err)?;
@@ -210,6 +217,8 @@ fn draw_throughput(
         .configure_mesh()
         .x_desc(if iv.timed { "time (s)" } else { "history position" })
         .y_desc(if iv.timed { "completions / s" } else { "completions / position" })
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| axis_label(*v, iv))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(plot_err)?;

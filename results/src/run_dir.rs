@@ -180,7 +180,9 @@ pub fn write_outputs(
     view: &RunView,
     notes: &[String],
 ) -> Result<(PathBuf, PathBuf), RunDirError> {
-    let options = ReportOptions { run_dir: Some(dir.to_path_buf()), notes: notes.to_vec() };
+    // The real run directory (not a `latest` link) for the replay command.
+    let real = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let options = ReportOptions { run_dir: Some(real), notes: notes.to_vec() };
     let html = render_html(view, &options);
     let report = write_atomic(dir, REPORT_HTML, html.as_bytes())?;
     let name = suite_name(dir, &view.test);

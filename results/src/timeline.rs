@@ -172,22 +172,21 @@ pub fn render(history: &History, iv: &Intervals, breaking: Option<usize>) -> Str
             r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
             px(x(t)),
             px(axis_y + 14.0),
-            esc(&axis_number(t, iv.timed))
+            esc(&axis_number(t, iv.timed, iv.span() / 10.0))
         );
     }
     s.push_str("</svg>");
     s
 }
 
-/// Tick labels: seconds with sensible precision, or whole positions.
-pub fn axis_number(t: f64, timed: bool) -> String {
+/// Tick labels: seconds with as many decimals as ticks `step` apart need, or
+/// whole positions.
+pub fn axis_number(t: f64, timed: bool, step: f64) -> String {
     if !timed {
-        format!("{}", t.round() as i64)
-    } else if t.abs() >= 100.0 {
-        format!("{t:.0}s")
-    } else {
-        format!("{t:.1}s")
+        return format!("{}", t.round() as i64);
     }
+    let decimals = if step > 0.0 { (-step.log10()).ceil().clamp(0.0, 6.0) as usize } else { 1 };
+    format!("{t:.decimals$}s")
 }
 
 pub fn fault_title(w: &crate::intervals::FaultWindow, timed: bool) -> String {
