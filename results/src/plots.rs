@@ -115,19 +115,29 @@ pub fn latency_svg(iv: &Intervals) -> Result<String, String> {
                 .label(outcome.name())
                 .legend(move |(x, y)| Circle::new((x, y), 3, c.filled()));
         }
-        // Quantile lines of ok latencies per time bucket.
+        // Quantile lines of ok latencies per time bucket, broken where a bucket has
+        // none (a line across an outage would invent latencies).
         let buckets = bucketed(iv, |o| o.outcome == Outcome::Ok && o.completion.is_some());
         for (q, name, shade) in [(0.5, "p50", 0.9), (0.95, "p95", 0.6), (0.99, "p99", 0.35)] {
-            let line: Vec<(f64, f64)> = buckets
-                .iter()
-                .filter_map(|(t, ls)| quantile(ls, q).map(|v| (*t, v.max(floor))))
-                .collect();
+            let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
+            let mut current: Vec<(f64, f64)> = Vec::new();
+            for (t, ls) in &buckets {
+                match quantile(ls, q) {
+                    Some(v) => current.push((*t, v.max(floor))),
+                    None if !current.is_empty() => segments.push(std::mem::take(&mut current)),
+                    None => {}
+                }
+            }
+            segments.push(current);
             let style = ShapeStyle { color: BLACK.mix(shade), filled: false, stroke_width: 2 };
-            chart
-                .draw_series(LineSeries::new(line, style))
-                .map_err(plot_err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+            for (i, segment) in segments.into_iter().filter(|s| !s.is_empty()).enumerate() {
+                let drawn = chart.draw_series(LineSeries::new(segment, style)).map_err(plot_err)?;
+                if i == 0 {
+                    drawn
+                        .label(name)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+                }
+            }
         }
         chart
             .configure_series_labels()
