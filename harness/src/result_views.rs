@@ -5,7 +5,7 @@
 //! place that knows both.
 
 use checkers::{Anomaly, Outcome};
-use history::{Linted, Process, Value};
+use history::{Linted, Value};
 use results::{CheckView, LinView, Verdict};
 
 use crate::analysis::{self, Analysis};
@@ -44,45 +44,6 @@ pub fn check_view(name: &str, outcome: &Outcome) -> CheckView {
         explanation,
         linearization,
     }
-}
-
-/// The full-history positions of one key's operations, in history order: the map
-/// from positions in that key's sub-history (as Jepsen's independent checker cuts
-/// it: every invocation and completion of the key's client operations) back to the
-/// full history the report draws.
-pub fn key_positions(linted: &Linted, key: &Option<Value>) -> Vec<usize> {
-    let mut positions: Vec<usize> = linted
-        .by_key()
-        .get(key)
-        .map(|pairs| {
-            pairs.iter().flat_map(|p| std::iter::once(p.invoke).chain(p.completion)).collect()
-        })
-        .unwrap_or_default();
-    positions.sort_unstable();
-    positions
-}
-
-/// Moves a view computed on a sub-history onto the full history; `false` (and
-/// the view unchanged) when a position is outside the sub-history.
-pub fn remap(view: &mut LinView, positions: &[usize]) -> bool {
-    let map = |p: usize| positions.get(p).copied();
-    let (Some(breaking), Some(prefix)) =
-        (map(view.breaking_op), view.prefix.iter().map(|&p| map(p)).collect::<Option<Vec<_>>>())
-    else {
-        return false;
-    };
-    view.breaking_op = breaking;
-    view.prefix = prefix;
-    true
-}
-
-/// The full-history positions of every client operation, in order: the map back
-/// from a check of the history as one object (not split by key).
-pub fn client_positions(linted: &Linted) -> Vec<usize> {
-    let mut positions: Vec<usize> =
-        linted.client_pairs().flat_map(|p| std::iter::once(p.invoke).chain(p.completion)).collect();
-    positions.sort_unstable();
-    positions
 }
 
 /// The checks of a run as the report and JUnit show them: the workload's checker
@@ -144,18 +105,7 @@ pub fn run_checks(
 fn full_history_view(linted: &Linted, key: &Option<Value>, outcome: &Outcome) -> Option<LinView> {
     let Some(Anomaly::NotLinearizable(a)) = &outcome.anomaly else { return None };
     let view = check_view("", outcome).linearization?;
-    for positions in [key_positions(linted, key), client_positions(linted)] {
-        let mut v = view.clone();
-        let ops = linted.ops();
-        if remap(&mut v, &positions)
-            && ops[v.breaking_op].process.to_string() == a.op.process
-            && ops[v.breaking_op].process != Process::Nemesis
-            && ops[v.breaking_op].f == a.op.f
-        {
-            return Some(v);
-        }
-    }
-    None
+    results::positions::onto_full_history(linted, key, &view, &a.op.process, &a.op.f)
 }
 
 #[cfg(test)]
@@ -163,6 +113,7 @@ mod tests {
     use super::*;
     use checkers::models::ModelName;
     use history::{OpKind, Value};
+    use results::positions::{key_positions, remap};
 
     fn etcd(n: &str) -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

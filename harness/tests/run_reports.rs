@@ -40,10 +40,23 @@ fn an_invalid_run_writes_a_report_with_the_failing_read() {
     let junit = read(&run.join("junit.xml"));
     assert!(junit.contains("<failure"), "{junit}");
 
-    // `report` regenerates the same from the stored run.
+    // `analyze` writes it again.
+    std::fs::remove_file(run.join("report.html")).expect("rm");
+    let again = Command::new(FAULTLINE).arg("analyze").arg(&run).output().expect("analyze");
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(read(&run.join("report.html")).contains(r#"id="breaking-op-lin""#));
+
+    // A run recorded before `checks` existed (only the per-key analysis): `report`
+    // still finds the failing read, moved from its key's sub-history positions.
+    let mut old = results.clone();
+    old.as_object_mut().expect("object").remove("checks");
+    std::fs::write(run.join("results.json"), old.to_string()).expect("write");
     std::fs::remove_file(run.join("report.html")).expect("rm");
     let again = Command::new(FAULTLINE).arg("report").arg(&run).output().expect("report");
     assert_eq!(again.status.code(), Some(1), "{again:?}");
+    let loaded = results::run_dir::load(&run).expect("load");
+    let lin = loaded.view.checks[0].linearization.as_ref().expect("view from the old shape");
+    assert_eq!(lin.breaking_op, breaking);
     assert!(read(&run.join("report.html")).contains(r#"id="breaking-op-lin""#));
 }
 

@@ -9,6 +9,7 @@
 //!   [`timeline`], [`plots`] (plotters, SVG), [`availability`] and [`linview`]
 //!   (the Porcupine-style view of a linearizability failure).
 //! - [`intervals`]: client operations as intervals and nemesis fault windows.
+//! - [`positions`]: a per-key linearizability view moved onto the full history.
 //! - [`summary`]: system, workload, nemesis, seed and replay commands from `test.json`.
 //! - [`junit`]: JUnit XML (quick-junit), one case per checker; [`matrix`]: the
 //!   summary table and JUnit report of a test matrix (`test-all`).
@@ -28,6 +29,7 @@ pub mod junit;
 pub mod linview;
 pub mod matrix;
 pub mod plots;
+pub mod positions;
 pub mod report;
 pub mod run_dir;
 pub mod serve;

@@ -94,7 +94,13 @@ pub fn load(dir: &Path) -> Result<LoadedRun, RunDirError> {
             }
         },
     };
-    let checks = results.as_ref().map(checks_from_results).unwrap_or_default();
+    let mut checks = results.as_ref().map(checks_from_results).unwrap_or_default();
+    if let (Some(results), Some(first)) = (&results, checks.first_mut())
+        && first.linearization.is_none()
+        && first.verdict == Verdict::Invalid
+    {
+        first.linearization = per_key_view(results, &history);
+    }
     Ok(LoadedRun { dir: dir.to_path_buf(), view: RunView { test, history, checks }, notes })
 }
 
@@ -159,6 +165,30 @@ pub fn lin_from_anomaly(a: &Json) -> Option<LinView> {
         more_states: a.get("more_states").and_then(Json::as_bool).unwrap_or(false),
         model: a.get("model").and_then(Json::as_str).map(str::to_string),
         key: a.get("key").and_then(Json::as_str).map(str::to_string),
+    })
+}
+
+/// Runs recorded before `checks` existed keep the checker's outcome per key under
+/// `analysis.not_valid[].{key, outcome.anomaly}`, in sub-history positions: the
+/// first invalid one, moved onto the full history.
+fn per_key_view(results: &Json, history: &history::History) -> Option<LinView> {
+    let not_valid = results.get("analysis")?.get("not_valid")?.as_array()?;
+    let linted = history.clone().lint().ok()?;
+    not_valid.iter().find_map(|k| {
+        let outcome = k.get("outcome")?;
+        if outcome.get("verdict").and_then(verdict_of) != Some(Verdict::Invalid) {
+            return None;
+        }
+        let anomaly = outcome.get("anomaly")?;
+        let view = lin_from_anomaly(anomaly)?;
+        let key = match k.get("key") {
+            None | Some(Json::Null) => None,
+            Some(j) => Some(history::Value::from_json(j).ok()?),
+        };
+        let op = anomaly.get("op")?;
+        let process = op.get("process").and_then(Json::as_str)?;
+        let f = op.get("f").and_then(Json::as_str)?;
+        crate::positions::onto_full_history(&linted, &key, &view, process, f)
     })
 }
 
