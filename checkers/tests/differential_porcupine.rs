@@ -198,21 +198,19 @@ proptest! {
 }
 
 fn same_verdict(steps: &[Step], slots: u8) -> Result<(), TestCaseError> {
-    {
-        let built = build(steps, slots);
-        let linted = built.history.clone().lint().expect("generated histories are well formed");
-        let checker = ModelName::CasRegister.linearizable(None, Options::default()).unwrap();
-        let ours = checker.check(&linted).unwrap();
-        let theirs = porcupine_rs::check_operations(&built.porcupine);
-        let expected = if theirs { Verdict::Valid } else { Verdict::Invalid };
-        prop_assert_eq!(
-            ours.verdict,
-            expected,
-            "history:\n{:#?}\nporcupine ops:\n{:#?}",
-            built.history.ops,
-            built.porcupine
-        );
-    }
+    let built = build(steps, slots);
+    let linted = built.history.clone().lint().expect("generated histories are well formed");
+    let checker = ModelName::CasRegister.linearizable(None, Options::default()).unwrap();
+    let ours = checker.check(&linted).unwrap();
+    let theirs = porcupine_rs::check_operations(&built.porcupine);
+    let expected = if theirs { Verdict::Valid } else { Verdict::Invalid };
+    prop_assert_eq!(
+        ours.verdict,
+        expected,
+        "history:\n{:#?}\nporcupine ops:\n{:#?}",
+        built.history.ops,
+        built.porcupine
+    );
     Ok(())
 }
 

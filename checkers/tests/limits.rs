@@ -56,3 +56,45 @@ fn memory_limit_returns_unknown_within_budget() {
         outcome.stats.peak_cache_bytes
     );
 }
+
+/// Partitions run in parallel and the first invalid one stops the others: key
+/// "slow" alone would take practically forever (20 crashed appends of distinct
+/// strings and a get nothing explains: every order of every subset is a different
+/// state), key "fast" is invalid at once.
+#[test]
+fn first_invalid_partition_stops_the_others() {
+    use history::{History, Op, Value};
+    let mut ops = Vec::new();
+    for p in 0..20u64 {
+        ops.push(Op::invoke(p, "append", Value::Str(format!("a{p}"))).with_key("slow"));
+    }
+    for p in 0..20u64 {
+        ops.push(Op::info(p, "append", Value::kw("timed-out")).with_key("slow"));
+    }
+    ops.push(Op::invoke(100, "get", Value::Nil).with_key("slow"));
+    ops.push(Op::ok(100, "get", "zzz".into()).with_key("slow"));
+    // the premise: alone, the slow key does not finish in 200 ms
+    let slow_only = History::from_ops(ops.clone()).lint().unwrap();
+    let short = Options { time_limit: Some(Duration::from_millis(200)), ..Options::default() };
+    let alone = ModelName::Kv.linearizable(None, short).unwrap().check(&slow_only).unwrap();
+    assert_eq!(alone.verdict, Verdict::Unknown, "{}", alone.reason);
+    ops.push(Op::invoke(101, "put", "x".into()).with_key("fast"));
+    ops.push(Op::ok(101, "put", "x".into()).with_key("fast"));
+    ops.push(Op::invoke(101, "get", Value::Nil).with_key("fast"));
+    ops.push(Op::ok(101, "get", "y".into()).with_key("fast"));
+    let linted = History::from_ops(ops).lint().unwrap();
+    let options = Options {
+        threads: Some(2),
+        time_limit: Some(Duration::from_secs(60)),
+        ..Options::default()
+    };
+    let start = Instant::now();
+    let outcome = ModelName::Kv.linearizable(None, options).unwrap().check(&linted).unwrap();
+    let took = start.elapsed();
+    assert_eq!(outcome.verdict, Verdict::Invalid, "{}", outcome.reason);
+    let Some(checkers::Anomaly::NotLinearizable(a)) = &outcome.anomaly else { panic!() };
+    assert_eq!(a.key.as_deref(), Some("\"fast\""));
+    // Without the stop the slow partition would run into the 60 s limit.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    eprintln!("invalid partition stopped the slow one after {took:?}");
+}

@@ -346,3 +346,19 @@ fn fenced_lock_two_holders_is_invalid() {
     );
     assert_eq!(out.verdict, Verdict::Invalid);
 }
+
+#[test]
+fn unsplit_kv_names_the_key_beyond_its_limit() {
+    let mut ops = Vec::new();
+    for k in 0..17 {
+        ops.push(kv(Op::invoke(0, "put", "v".into()), &format!("k{k}")));
+        ops.push(kv(Op::ok(0, "put", "v".into()), &format!("k{k}")));
+    }
+    let linted = History::from_ops(ops.clone()).lint().unwrap();
+    let unsplit = Options { partition: false, ..Options::default() };
+    let err = ModelName::Kv.linearizable(None, unsplit).unwrap().check(&linted).unwrap_err();
+    assert!(err.to_string().starts_with("line 33:"), "{err}");
+    assert!(err.to_string().contains("\"k16\""), "{err}");
+    // split by key, any number of keys is fine
+    assert_eq!(check(ModelName::Kv, ops).verdict, Verdict::Valid);
+}

@@ -8,14 +8,21 @@
 //!
 //! Memory is bounded: before any vector grows, the cache takes the bytes of the new
 //! allocation from a [`Budget`] shared by all partitions searched at once (and gives
-//! back the old one after), and refuses ([`Full`]) when the budget is spent.
+//! back the old one after), and refuses ([`Refused::Memory`]) when the budget is
+//! spent. Rehashing a big table takes long, so it watches the deadline too.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-/// The cache would exceed its memory budget.
+/// Why an insert could not be done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+pub enum Refused {
+    /// The cache would exceed its memory budget.
+    Memory,
+    /// The deadline passed while the table was being enlarged.
+    Time,
+}
 
 /// Bytes the caches of one check may hold together.
 #[derive(Debug)]
@@ -29,11 +36,11 @@ impl Budget {
         Budget { limit, used: AtomicUsize::new(0) }
     }
 
-    fn take(&self, bytes: usize) -> Result<(), Full> {
+    fn take(&self, bytes: usize) -> Result<(), Refused> {
         let before = self.used.fetch_add(bytes, Ordering::Relaxed);
         if before.saturating_add(bytes) > self.limit {
             self.used.fetch_sub(bytes, Ordering::Relaxed);
-            return Err(Full);
+            return Err(Refused::Memory);
         }
         Ok(())
     }
@@ -52,6 +59,7 @@ pub struct Cache<'b, S> {
     budget: &'b Budget,
     /// Bytes taken from the budget and not yet given back.
     taken: usize,
+    deadline: Option<Instant>,
 }
 
 impl<S> Drop for Cache<'_, S> {
@@ -63,7 +71,11 @@ impl<S> Drop for Cache<'_, S> {
 impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
     const INITIAL_SLOTS: usize = 1024;
 
-    pub fn new(words: usize, budget: &'b Budget) -> Result<Cache<'b, S>, Full> {
+    pub fn new(
+        words: usize,
+        budget: &'b Budget,
+        deadline: Option<Instant>,
+    ) -> Result<Cache<'b, S>, Refused> {
         let taken = Self::INITIAL_SLOTS * 4;
         budget.take(taken)?;
         Ok(Cache {
@@ -73,11 +85,12 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
             arena: Vec::new(),
             budget,
             taken,
+            deadline,
         })
     }
 
     /// Takes `new` bytes before an allocation that replaces one of `old` bytes.
-    fn grow_budget(&mut self, new: usize) -> Result<(), Full> {
+    fn grow_budget(&mut self, new: usize) -> Result<(), Refused> {
         self.budget.take(new)?;
         self.taken += new;
         Ok(())
@@ -106,7 +119,7 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
     /// Inserts `(bits, state)` whose bitset hash is `zobrist`; `Ok(true)` when it was
     /// new, `Ok(false)` when already present.
     #[inline]
-    pub fn insert(&mut self, zobrist: u64, state: &S, bits: &[u64]) -> Result<bool, Full> {
+    pub fn insert(&mut self, zobrist: u64, state: &S, bits: &[u64]) -> Result<bool, Refused> {
         let hash = zobrist ^ hash_state(state);
         let mask = self.slots.len() - 1;
         let mut at = spread(hash) & mask;
@@ -141,7 +154,7 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
 
     /// Doubles `keys` and `arena` by hand when full, within the budget. While a
     /// vector moves, old and new allocations both exist: both are counted.
-    fn reserve(&mut self) -> Result<(), Full> {
+    fn reserve(&mut self) -> Result<(), Refused> {
         let key_size = std::mem::size_of::<(u64, S)>();
         if self.keys.len() == self.keys.capacity() {
             let (old, add) = (self.keys.capacity(), self.keys.capacity().max(256));
@@ -158,13 +171,19 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
         Ok(())
     }
 
-    fn grow_slots(&mut self) -> Result<(), Full> {
+    fn grow_slots(&mut self) -> Result<(), Refused> {
         let new_len = self.slots.len() * 2;
         self.grow_budget(new_len * 4)?;
         let old = self.slots.len() * 4;
         let mut slots = vec![0u32; new_len];
         let mask = new_len - 1;
         for (e, (h, _)) in self.keys.iter().enumerate() {
+            // millions of entries take a while: keep the time limit honest
+            if e & 0xf_ffff == 0xf_ffff && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.budget.give(new_len * 4);
+                self.taken -= new_len * 4;
+                return Err(Refused::Time);
+            }
             let mut at = spread(*h) & mask;
             while slots[at] != 0 {
                 at = (at + 1) & mask;
@@ -258,7 +277,7 @@ mod tests {
     #[test]
     fn exact_membership_and_growth() {
         let budget = Budget::new(usize::MAX);
-        let mut c: Cache<u32> = Cache::new(2, &budget).unwrap();
+        let mut c: Cache<u32> = Cache::new(2, &budget, None).unwrap();
         for i in 0..5000u64 {
             // same hash for every entry: equality must come from state and bits
             assert_eq!(c.insert(7, &(i as u32 % 3), &[i, 0]), Ok(true));
@@ -273,12 +292,12 @@ mod tests {
     #[test]
     fn budget_refuses_growth_and_is_given_back() {
         let budget = Budget::new(64 * 1024);
-        let mut c: Cache<u32> = Cache::new(1, &budget).unwrap();
+        let mut c: Cache<u32> = Cache::new(1, &budget, None).unwrap();
         let mut refused = false;
         for i in 0..100_000u64 {
             match c.insert(i, &0, &[i]) {
                 Ok(_) => {}
-                Err(Full) => {
+                Err(_) => {
                     refused = true;
                     break;
                 }

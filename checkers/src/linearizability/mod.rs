@@ -11,6 +11,19 @@
 //! - `info` or no completion: it may take effect at any point after its invocation,
 //!   or never. Such an operation has no return event, so it never blocks the search.
 //!
+//! # Why it is fast (each is sound: it never changes a verdict)
+//! - Operations that constrain nothing are dropped before the search: `fail`ed ones
+//!   and reads with unknown results.
+//! - Each partition is compiled once into arrays of small `Copy` operations and
+//!   states (interned values; hashed strings for `kv`), so a step copies a few words.
+//! - The cache key of (linearized set, state) is kept incrementally: the set's hash is
+//!   the XOR of a random word per member (Zobrist), updated in O(1) per step; entries
+//!   keep the exact bitset in an arena, so a hash collision never merges two states.
+//! - Identical unknown-outcome operations (same encoded op, both already invoked, no
+//!   return to meet) are interchangeable: only the earliest not yet placed may be
+//!   placed next, which removes the factorial blow-up of crashed duplicate writes.
+//! - Partitions run on all cores; the first invalid one stops the rest.
+//!
 //! # Layout
 //! - [`model`]: the [`Model`] trait and the value interner models use.
 //! - [`keyed`]: a per-key model over a whole, unsplit history.

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::cache::{Budget, Cache, Full, zobrist_keys};
+use super::cache::{Budget, Cache, Refused, zobrist_keys};
 use super::compile::{Compiled, NONE};
 use super::model::Model;
 
@@ -117,7 +117,7 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
     let words = n.div_ceil(64).max(1);
     let mut bits = vec![0u64; words];
     let zobrist = zobrist_keys(n);
-    let Ok(mut cache) = Cache::<M::State>::new(words, limits.memory) else {
+    let Ok(mut cache) = Cache::<M::State>::new(words, limits.memory, limits.deadline) else {
         return Searched {
             found: Found::Unknown(GaveUp::MemoryLimit),
             steps: 0,
@@ -183,7 +183,12 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
                         continue;
                     }
                     Ok(false) => {}
-                    Err(Full) => return done(Found::Unknown(GaveUp::MemoryLimit), steps, &cache),
+                    Err(Refused::Memory) => {
+                        return done(Found::Unknown(GaveUp::MemoryLimit), steps, &cache);
+                    }
+                    Err(Refused::Time) => {
+                        return done(Found::Unknown(GaveUp::TimeLimit), steps, &cache);
+                    }
                 }
                 bits[(i >> 6) as usize] &= !(1 << (i & 63));
             }

@@ -2,12 +2,13 @@
 //! empty; `put v` sets it, `append v` concatenates, `get` must return it whole.
 //! Keys are independent, so the history is split by key by default.
 //!
-//! States are not strings but polynomial hashes of them (two independent 61-bit
-//! hashes and the length), so a state is a small `Copy` value, an `append` is O(1),
-//! and nothing is allocated while searching: `hash(s + t) = hash(s) * B^|t| +
-//! hash(t)`. Two different strings get the same state only if both 61-bit hashes
-//! collide at once (probability about |s| / 2^122 per comparison), which for
-//! histories of any real size is far below the chance of a hardware fault.
+//! States are not strings but polynomial hashes of them (one modulo the prime
+//! 2^61 - 1, one modulo the prime 2^31 - 1, and the length: 16 bytes), so a state is
+//! a small `Copy` value, an `append` is O(1), and nothing is allocated while
+//! searching: `hash(s + t) = hash(s) * B^|t| + hash(t)`. Two different strings of
+//! the same length get the same state only if both hashes collide at once
+//! (probability about |s|^2 / 2^92 per comparison), far below the chance of a
+//! hardware fault for histories of any real size.
 
 use history::Value;
 
@@ -16,7 +17,8 @@ use crate::linearizability::{Completion, Model, Partitioning, Values};
 
 const P: u64 = (1 << 61) - 1;
 const B1: u64 = 0x1234_5678_9abc_def1 % P;
-const B2: u64 = 0x0fed_cba9_8765_4321 % P;
+const Q: u64 = (1 << 31) - 1;
+const B2: u64 = 0x0fed_cba9 % Q;
 
 #[inline]
 fn mul_mod(a: u64, b: u64) -> u64 {
@@ -31,11 +33,17 @@ fn add_mod(a: u64, b: u64) -> u64 {
     if r >= P { r - P } else { r }
 }
 
+/// `a * b + c` modulo Q (all below Q, so no overflow in u64).
+#[inline]
+fn mul_add_q(a: u32, b: u32, c: u32) -> u32 {
+    ((a as u64 * b as u64 + c as u64) % Q) as u32
+}
+
 /// A string, by its hashes and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct StrState {
     h1: u64,
-    h2: u64,
+    h2: u32,
     len: u32,
 }
 
@@ -44,18 +52,18 @@ pub struct StrState {
 pub struct Piece {
     s: StrState,
     pow1: u64,
-    pow2: u64,
+    pow2: u32,
     id: u32,
 }
 
 impl Piece {
     fn of(text: &str, id: u32) -> Piece {
-        let (mut h1, mut h2, mut pow1, mut pow2) = (0, 0, 1, 1);
+        let (mut h1, mut h2, mut pow1, mut pow2) = (0u64, 0u32, 1u64, 1u32);
         for &b in text.as_bytes() {
             h1 = add_mod(mul_mod(h1, B1), b as u64 + 1);
-            h2 = add_mod(mul_mod(h2, B2), b as u64 + 1);
+            h2 = mul_add_q(h2, B2 as u32, b as u32 + 1);
             pow1 = mul_mod(pow1, B1);
-            pow2 = mul_mod(pow2, B2);
+            pow2 = mul_add_q(pow2, B2 as u32, 0);
         }
         Piece { s: StrState { h1, h2, len: text.len() as u32 }, pow1, pow2, id }
     }
@@ -103,7 +111,7 @@ impl Model for Kv {
             KvOp::Put(p) => Some(p.s),
             KvOp::Append(p) => Some(StrState {
                 h1: add_mod(mul_mod(state.h1, p.pow1), p.s.h1),
-                h2: add_mod(mul_mod(state.h2, p.pow2), p.s.h2),
+                h2: mul_add_q(state.h2, p.pow2, p.s.h2),
                 len: state.len.checked_add(p.s.len)?,
             }),
         }

@@ -1,0 +1,313 @@
+//! The Consul-style HTTP API: routing, read modes, blocking queries, errors, and the shared
+//! plumbing the per-area handlers use (one file per area: [`kv`], [`txn`], [`session`],
+//! [`catalog`], [`status`], [`agent`], [`faultline`]).
+//!
+//! Requests that need the leader (writes, and reads that are not `?stale`) are forwarded to
+//! the leader by [`forward`] when this node does not believe it leads, as Consul servers do.
+
+pub mod agent;
+pub mod catalog;
+pub mod faultline;
+pub mod forward;
+pub mod kv;
+pub mod session;
+pub mod status;
+pub mod txn;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use axum::routing::delete;
+use axum::routing::get;
+use axum::routing::put;
+
+use crate::clock::Clock;
+use crate::config::Bug;
+use crate::config::NodeConfig;
+use crate::gossip::Gossip;
+use crate::raft::RaftNode;
+use crate::raft::RaftOpError;
+use crate::state::Command;
+use crate::state::CommandResponse;
+use crate::state::StateData;
+
+/// How long a write or a consistent read may wait for Raft before the node answers 500
+/// (outcome unknown for a write).
+pub const RAFT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Consul's default and maximum `wait` for blocking queries.
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// Everything a handler needs.
+pub struct Node {
+    pub cfg: NodeConfig,
+    pub raft: RaftNode,
+    pub clock: Clock,
+    pub gossip: Gossip,
+    /// For forwarding requests to the leader.
+    pub http: reqwest::Client,
+}
+
+pub type Ctx = Arc<Node>;
+
+pub fn router(ctx: Ctx) -> Router {
+    Router::new()
+        .route("/v1/kv/", get(kv::get_root).put(kv::put_root).delete(kv::delete_root))
+        .route("/v1/kv/{*key}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route("/v1/txn", put(txn::put))
+        .route("/v1/session/create", put(session::create))
+        .route("/v1/session/destroy/{id}", put(session::destroy))
+        .route("/v1/session/renew/{id}", put(session::renew))
+        .route("/v1/session/info/{id}", get(session::info))
+        .route("/v1/session/list", get(session::list))
+        .route("/v1/catalog/register", put(catalog::register))
+        .route("/v1/catalog/deregister", put(catalog::deregister))
+        .route("/v1/catalog/services", get(catalog::services))
+        .route("/v1/catalog/service/{name}", get(catalog::service))
+        .route("/v1/catalog/nodes", get(catalog::nodes))
+        .route("/v1/health/service/{name}", get(catalog::health_service))
+        .route("/v1/agent/check/pass/{id}", put(catalog::check_pass))
+        .route("/v1/agent/check/warn/{id}", put(catalog::check_warn))
+        .route("/v1/agent/check/fail/{id}", put(catalog::check_fail))
+        .route("/v1/agent/check/update/{id}", put(catalog::check_update))
+        .route("/v1/status/leader", get(status::leader))
+        .route("/v1/status/peers", get(status::peers))
+        .route("/v1/agent/members", get(agent::members))
+        .route("/v1/agent/self", get(agent::agent_self))
+        .route("/v1/faultline/clock", get(faultline::get_clock).put(faultline::set_clock))
+        .route("/v1/faultline/status", get(faultline::status))
+        .route("/v1/faultline/join", put(faultline::join))
+        .route("/v1/operator/raft/peer", delete(faultline::leave))
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), forward::to_leader))
+        .with_state(ctx)
+}
+
+/// Query parameters; Consul's flags (`?recurse`, `?stale`) arrive with an empty value.
+pub type Params = HashMap<String, String>;
+
+/// An API failure, answered the way Consul answers it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// No leader is known, or the leader could not be reached.
+    #[error("No cluster leader")]
+    NoLeader,
+    /// Raft did not answer in time: for a write, the outcome is unknown.
+    #[error("rpc error: timed out waiting for raft (outcome unknown)")]
+    Timeout,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NoLeader | ApiError::Timeout | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
+impl From<RaftOpError> for ApiError {
+    fn from(e: RaftOpError) -> ApiError {
+        match e {
+            RaftOpError::NotLeader { .. } => ApiError::NoLeader,
+            RaftOpError::Other(s) => ApiError::Internal(format!("rpc error: {s}")),
+        }
+    }
+}
+
+/// Consul's read consistency modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    Default,
+    Consistent,
+    Stale,
+}
+
+impl ReadMode {
+    pub fn from_params(p: &Params) -> Result<ReadMode, ApiError> {
+        match (p.contains_key("consistent"), p.contains_key("stale")) {
+            (true, true) => Err(ApiError::BadRequest(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.".into(),
+            )),
+            (true, false) => Ok(ReadMode::Consistent),
+            (false, true) => Ok(ReadMode::Stale),
+            (false, false) => Ok(ReadMode::Default),
+        }
+    }
+}
+
+impl Node {
+    /// Makes the local state fit to answer a read in `mode` (see the crate docs):
+    /// `stale` reads anything local; `consistent` does a read-index round; `default` reads
+    /// locally while the leader lease holds, else falls back to a read-index round.
+    pub async fn read_barrier(&self, mode: ReadMode) -> Result<(), ApiError> {
+        match mode {
+            ReadMode::Stale => Ok(()),
+            ReadMode::Consistent => self.linearizable().await,
+            ReadMode::Default => {
+                if self.cfg.has_bug(Bug::StaleDefaultReads) && self.raft.believes_leader() {
+                    return Ok(()); // The bug: trust the belief, skip the lease.
+                }
+                if self.raft.believes_leader()
+                    && self.raft.lease.holds()
+                    && self.raft.applied_own_term()
+                {
+                    return Ok(());
+                }
+                self.linearizable().await
+            }
+        }
+    }
+
+    async fn linearizable(&self) -> Result<(), ApiError> {
+        match tokio::time::timeout(RAFT_TIMEOUT, self.raft.linearizable_barrier()).await {
+            Ok(r) => r.map_err(ApiError::from),
+            Err(_) => Err(ApiError::Timeout),
+        }
+    }
+
+    /// Proposes `cmd` through Raft and waits for its result.
+    pub async fn propose(&self, cmd: Command) -> Result<(u64, CommandResponse), ApiError> {
+        match tokio::time::timeout(RAFT_TIMEOUT, self.raft.propose(cmd)).await {
+            Ok(r) => r.map_err(ApiError::from),
+            Err(_) => Err(ApiError::Timeout),
+        }
+    }
+
+    /// Runs `f` on the local state.
+    pub fn read_state<T>(&self, f: impl FnOnce(&StateData) -> T) -> T {
+        let guard = self.raft.state.read().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    /// A blocking query (`?index=N&wait=D`): after the read barrier, answers as soon as the
+    /// result's index exceeds `N`, or when `wait` runs out. `f` computes (index, answer).
+    pub async fn blocking_read<T>(
+        &self,
+        params: &Params,
+        f: impl Fn(&StateData) -> (u64, T),
+    ) -> Result<(u64, T), ApiError> {
+        let mode = ReadMode::from_params(params)?;
+        self.read_barrier(mode).await?;
+        let min_index: u64 = match params.get("index") {
+            Some(s) => s.parse().map_err(|_| ApiError::BadRequest(format!("bad index {s:?}")))?,
+            None => 0,
+        };
+        let wait = match params.get("wait") {
+            Some(s) => parse_duration(s)
+                .map_err(|e| ApiError::BadRequest(format!("bad wait {s:?}: {e}")))?
+                .min(MAX_WAIT),
+            None => DEFAULT_WAIT,
+        };
+        let deadline = Instant::now() + wait;
+        let mut applied = self.raft.applied.clone();
+        loop {
+            applied.borrow_and_update();
+            let (index, answer) = self.read_state(&f);
+            if min_index == 0 || index > min_index || Instant::now() >= deadline {
+                return Ok((index.max(1), answer));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, applied.changed()).await;
+        }
+    }
+}
+
+/// Adds Consul's index and leader headers to a response.
+pub fn with_index(index: u64, known_leader: bool, resp: impl IntoResponse) -> Response {
+    let mut resp = resp.into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&index.to_string()) {
+        h.insert("X-Consul-Index", v);
+    }
+    h.insert(
+        "X-Consul-KnownLeader",
+        HeaderValue::from_static(if known_leader { "true" } else { "false" }),
+    );
+    resp
+}
+
+/// Parses Go-style durations as Consul accepts them: `10s`, `1m30s`, `500ms`, `2h`; a bare
+/// number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok(Duration::from_secs_f64(secs.max(0.0)));
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_end == 0 {
+            return Err(format!("invalid duration {s:?}"));
+        }
+        let n: f64 = rest[..num_end].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
+        };
+        total += n * scale;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Formats a duration the way Go prints simple ones (`10s`, `1.5s`, `250ms`).
+pub fn format_duration(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms > 1000 {
+        format!("{}s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Parses a JSON body, naming what was wrong with it.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("Request decode failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("s").is_err());
+        assert_eq!(format_duration(10_000), "10s");
+        assert_eq!(format_duration(250), "250ms");
+    }
+}

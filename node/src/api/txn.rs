@@ -1,0 +1,112 @@
+//! `PUT /v1/txn`: several KV operations applied atomically, in Consul's JSON shape.
+//!
+//! Body: `[{"KV": {"Verb": "set"|"cas"|"lock"|"unlock"|"get"|"get-tree"|"check-index"|
+//! "check-session"|"check-not-exists"|"delete"|"delete-tree"|"delete-cas", "Key", "Value"
+//! (base64), "Flags", "Index", "Session"}}, ...]`. Answers 200 `{"Results": [{"KV": ...}],
+//! "Errors": null}` or 409 `{"Results": null, "Errors": [{"OpIndex", "What"}]}`. Every
+//! transaction, read-only ones included, goes through Raft.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ApiError;
+use super::Ctx;
+use super::json_body;
+use super::kv::entry_json;
+use super::kv::run_txn;
+use super::with_index;
+use crate::state::TxnOp;
+use crate::state::b64;
+
+/// Consul's limit on operations per transaction.
+const MAX_OPS: usize = 64;
+
+#[derive(Deserialize)]
+struct TxnItem {
+    #[serde(rename = "KV")]
+    kv: Option<KvOp>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KvOp {
+    verb: String,
+    #[serde(default)]
+    key: String,
+    value: Option<String>,
+    flags: Option<u64>,
+    #[serde(default)]
+    index: u64,
+    #[serde(default)]
+    session: String,
+}
+
+fn to_op(i: usize, op: KvOp) -> Result<TxnOp, ApiError> {
+    let value = match &op.value {
+        Some(v) => b64::decode(v).map_err(|e| {
+            ApiError::BadRequest(format!("operation {i}: Value is not base64: {e}"))
+        })?,
+        None => Vec::new(),
+    };
+    let KvOp { verb, key, flags, index, session, .. } = op;
+    Ok(match verb.as_str() {
+        "set" => TxnOp::Set { key, value, flags },
+        "cas" => TxnOp::Cas { key, value, flags, index },
+        "lock" => TxnOp::Lock { key, value, flags, session },
+        "unlock" => TxnOp::Unlock { key, value, flags, session },
+        "get" => TxnOp::Get { key },
+        "get-tree" => TxnOp::GetTree { prefix: key },
+        "check-index" => TxnOp::CheckIndex { key, index },
+        "check-session" => TxnOp::CheckSession { key, session },
+        "check-not-exists" => TxnOp::CheckNotExists { key },
+        "delete" => TxnOp::Delete { key },
+        "delete-tree" => TxnOp::DeleteTree { prefix: key },
+        "delete-cas" => TxnOp::DeleteCas { key, index },
+        v => return Err(ApiError::BadRequest(format!("operation {i}: unknown KV verb {v:?}"))),
+    })
+}
+
+pub async fn put(State(ctx): State<Ctx>, body: Bytes) -> Response {
+    handle(ctx, body).await.unwrap_or_else(|e| e.into_response())
+}
+
+async fn handle(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
+    let items: Vec<TxnItem> = json_body(&body)?;
+    if items.len() > MAX_OPS {
+        return Err(ApiError::BadRequest(format!(
+            "Transaction contains too many operations ({} > {MAX_OPS})",
+            items.len()
+        )));
+    }
+    let mut ops = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let kv = item.kv.ok_or_else(|| {
+            ApiError::BadRequest(format!("operation {i}: only KV operations are supported"))
+        })?;
+        ops.push(to_op(i, kv)?);
+    }
+    let leader = ctx.raft.leader().is_some();
+    let index = *ctx.raft.applied.borrow();
+    Ok(match run_txn(&ctx, ops).await? {
+        Ok(entries) => {
+            let results: Vec<_> = entries.iter().map(|e| json!({ "KV": entry_json(e) })).collect();
+            with_index(index, leader, Json(json!({ "Results": results, "Errors": null })))
+        }
+        Err(e) => with_index(
+            index,
+            leader,
+            (
+                StatusCode::CONFLICT,
+                Json(
+                    json!({ "Results": null, "Errors": [{ "OpIndex": e.op_index, "What": e.what }] }),
+                ),
+            ),
+        ),
+    })
+}

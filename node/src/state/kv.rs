@@ -1,0 +1,395 @@
+//! KV entries and KV transactions (Consul's `/v1/kv` and `/v1/txn` semantics).
+//!
+//! Every KV write, including a plain `PUT /v1/kv/<key>`, is a transaction of [`TxnOp`]s that
+//! applies all-or-nothing: the first failing operation rolls back the ones before it, as in
+//! Consul's `/v1/txn`.
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::Dirty;
+use super::StateData;
+
+/// One key as Consul stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvEntry {
+    pub key: String,
+    #[serde(with = "super::b64")]
+    pub value: Vec<u8>,
+    pub flags: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    /// How many times a session acquired the lock on this key.
+    pub lock_index: u64,
+    /// The session holding the lock, if any.
+    pub session: Option<String>,
+}
+
+/// One transaction operation (Consul's KV verbs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TxnOp {
+    Set {
+        key: String,
+        #[serde(with = "super::b64")]
+        value: Vec<u8>,
+        flags: Option<u64>,
+    },
+    /// Set only if the key's ModifyIndex is `index` (0: only if the key is absent).
+    Cas {
+        key: String,
+        #[serde(with = "super::b64")]
+        value: Vec<u8>,
+        flags: Option<u64>,
+        index: u64,
+    },
+    Lock {
+        key: String,
+        #[serde(with = "super::b64")]
+        value: Vec<u8>,
+        flags: Option<u64>,
+        session: String,
+    },
+    Unlock {
+        key: String,
+        #[serde(with = "super::b64")]
+        value: Vec<u8>,
+        flags: Option<u64>,
+        session: String,
+    },
+    Get {
+        key: String,
+    },
+    GetTree {
+        prefix: String,
+    },
+    CheckIndex {
+        key: String,
+        index: u64,
+    },
+    CheckSession {
+        key: String,
+        session: String,
+    },
+    CheckNotExists {
+        key: String,
+    },
+    Delete {
+        key: String,
+    },
+    DeleteTree {
+        prefix: String,
+    },
+    DeleteCas {
+        key: String,
+        index: u64,
+    },
+}
+
+/// Why a transaction did not apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnError {
+    pub op_index: usize,
+    pub kind: TxnErrorKind,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnErrorKind {
+    /// A condition did not hold (cas index, lock held, lock-delay, missing key): Consul
+    /// answers `false` to the single-key endpoints.
+    Conflict,
+    /// The named session does not exist: Consul answers 500 "invalid session".
+    InvalidSession,
+}
+
+/// The result of a transaction: the entries its operations returned, or the first error.
+pub type TxnOutcome = Result<Vec<KvEntry>, TxnError>;
+
+impl StateData {
+    pub(super) fn apply_txn(
+        &mut self,
+        index: u64,
+        ops: &[TxnOp],
+        now_ms: u64,
+        check_session: bool,
+        dirty: &mut Dirty,
+    ) -> TxnOutcome {
+        // Undo log: the first-seen prior value of every key this transaction touches.
+        let mut undo: Vec<(String, Option<KvEntry>)> = Vec::new();
+        let mut results = Vec::new();
+        let mut wrote = false;
+        for (op_index, op) in ops.iter().enumerate() {
+            let step = self.apply_op(index, op, now_ms, check_session, &mut undo, &mut results);
+            match step {
+                Ok(w) => wrote |= w,
+                Err((kind, what)) => {
+                    for (key, prior) in undo.into_iter().rev() {
+                        match prior {
+                            Some(e) => self.kv.insert(key, e),
+                            None => self.kv.remove(&key),
+                        };
+                    }
+                    return Err(TxnError { op_index, kind, what });
+                }
+            }
+        }
+        if wrote {
+            self.indexes.kv = index;
+        }
+        for (key, _) in undo {
+            dirty.kv_keys.insert(key);
+        }
+        Ok(results)
+    }
+
+    /// Applies one op; `Ok(true)` when it wrote.
+    fn apply_op(
+        &mut self,
+        index: u64,
+        op: &TxnOp,
+        now_ms: u64,
+        check_session: bool,
+        undo: &mut Vec<(String, Option<KvEntry>)>,
+        results: &mut Vec<KvEntry>,
+    ) -> Result<bool, (TxnErrorKind, String)> {
+        use TxnErrorKind::Conflict;
+        let conflict = |what: String| Err((Conflict, what));
+        match op {
+            TxnOp::Set { key, value, flags } => {
+                self.write(index, key, value, *flags, undo, results, |e| e);
+                Ok(true)
+            }
+            TxnOp::Cas { key, value, flags, index: want } => {
+                let current = self.kv.get(key).map(|e| e.modify_index).unwrap_or(0);
+                if current != *want {
+                    return conflict(format!(
+                        "failed to set key {key:?}, index is stale (have {current}, want {want})"
+                    ));
+                }
+                self.write(index, key, value, *flags, undo, results, |e| e);
+                Ok(true)
+            }
+            TxnOp::Lock { key, value, flags, session } => {
+                if check_session && !self.sessions.by_id.contains_key(session) {
+                    return Err((
+                        TxnErrorKind::InvalidSession,
+                        format!("invalid session {session:?}"),
+                    ));
+                }
+                if let Some(until) = self.sessions.lock_delays.get(key)
+                    && *until > now_ms
+                {
+                    return conflict(format!("key {key:?} is in lock-delay until {until} ms"));
+                }
+                let held_by = self.kv.get(key).and_then(|e| e.session.clone());
+                match held_by {
+                    Some(holder) if &holder != session => {
+                        conflict(format!("key {key:?} is locked by session {holder:?}"))
+                    }
+                    Some(_) => {
+                        self.write(index, key, value, *flags, undo, results, |e| e);
+                        Ok(true)
+                    }
+                    None => {
+                        let sid = session.clone();
+                        self.write(index, key, value, *flags, undo, results, |mut e| {
+                            e.session = Some(sid);
+                            e.lock_index += 1;
+                            e
+                        });
+                        Ok(true)
+                    }
+                }
+            }
+            TxnOp::Unlock { key, value, flags, session } => {
+                let held_by = self.kv.get(key).and_then(|e| e.session.clone());
+                if held_by.as_deref() != Some(session.as_str()) {
+                    return conflict(format!("key {key:?} is not locked by session {session:?}"));
+                }
+                self.write(index, key, value, *flags, undo, results, |mut e| {
+                    e.session = None;
+                    e
+                });
+                Ok(true)
+            }
+            TxnOp::Get { key } => match self.kv.get(key) {
+                Some(e) => {
+                    results.push(e.clone());
+                    Ok(false)
+                }
+                None => conflict(format!("key {key:?} doesn't exist")),
+            },
+            TxnOp::GetTree { prefix } => {
+                results.extend(
+                    self.kv
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(prefix.as_str()))
+                        .map(|(_, e)| e.clone()),
+                );
+                Ok(false)
+            }
+            TxnOp::CheckIndex { key, index: want } => match self.kv.get(key) {
+                Some(e) if e.modify_index == *want => {
+                    results.push(without_value(e));
+                    Ok(false)
+                }
+                Some(e) => conflict(format!("current modify index {} != {want}", e.modify_index)),
+                None => conflict(format!("key {key:?} doesn't exist")),
+            },
+            TxnOp::CheckSession { key, session } => match self.kv.get(key) {
+                Some(e) if e.session.as_deref() == Some(session.as_str()) => {
+                    results.push(without_value(e));
+                    Ok(false)
+                }
+                _ => conflict(format!("key {key:?} is not locked by session {session:?}")),
+            },
+            TxnOp::CheckNotExists { key } => match self.kv.contains_key(key) {
+                true => conflict(format!("key {key:?} exists")),
+                false => Ok(false),
+            },
+            TxnOp::Delete { key } => {
+                self.remove(key, undo);
+                Ok(true)
+            }
+            TxnOp::DeleteCas { key, index: want } => {
+                let current = self.kv.get(key).map(|e| e.modify_index).unwrap_or(0);
+                if current != *want {
+                    return conflict(format!("failed to delete key {key:?}, index is stale"));
+                }
+                self.remove(key, undo);
+                Ok(true)
+            }
+            TxnOp::DeleteTree { prefix } => {
+                let keys: Vec<String> = self.keys_with_prefix(prefix);
+                for key in keys {
+                    self.remove(&key, undo);
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Creates or updates `key`, keeping its lock, then lets `edit` adjust the lock fields.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        index: u64,
+        key: &str,
+        value: &[u8],
+        flags: Option<u64>,
+        undo: &mut Vec<(String, Option<KvEntry>)>,
+        results: &mut Vec<KvEntry>,
+        edit: impl FnOnce(KvEntry) -> KvEntry,
+    ) {
+        let prior = self.kv.get(key).cloned();
+        if !undo.iter().any(|(k, _)| k == key) {
+            undo.push((key.to_owned(), prior.clone()));
+        }
+        let base = match prior {
+            Some(mut e) => {
+                e.value = value.to_vec();
+                e.flags = flags.unwrap_or(e.flags);
+                e.modify_index = index;
+                e
+            }
+            None => KvEntry {
+                key: key.to_owned(),
+                value: value.to_vec(),
+                flags: flags.unwrap_or(0),
+                create_index: index,
+                modify_index: index,
+                lock_index: 0,
+                session: None,
+            },
+        };
+        let entry = edit(base);
+        results.push(without_value(&entry));
+        self.kv.insert(key.to_owned(), entry);
+    }
+
+    fn remove(&mut self, key: &str, undo: &mut Vec<(String, Option<KvEntry>)>) {
+        let prior = self.kv.remove(key);
+        if !undo.iter().any(|(k, _)| k == key) {
+            undo.push((key.to_owned(), prior));
+        }
+    }
+
+    /// Keys starting with `prefix`, in order.
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.kv
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Entries starting with `prefix`, in order.
+    pub fn entries_with_prefix(&self, prefix: &str) -> Vec<KvEntry> {
+        self.kv
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+}
+
+/// Consul returns written entries without their value.
+fn without_value(e: &KvEntry) -> KvEntry {
+    KvEntry { value: Vec::new(), ..e.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(key: &str, v: &str) -> TxnOp {
+        TxnOp::Set { key: key.into(), value: v.as_bytes().to_vec(), flags: None }
+    }
+
+    fn txn(s: &mut StateData, index: u64, ops: Vec<TxnOp>) -> TxnOutcome {
+        s.apply_txn(index, &ops, 0, true, &mut Dirty::default())
+    }
+
+    #[test]
+    fn cas_zero_only_when_absent_and_index_must_match() {
+        let mut s = StateData::default();
+        let cas = |i| TxnOp::Cas { key: "k".into(), value: b"v".to_vec(), flags: None, index: i };
+        assert!(txn(&mut s, 5, vec![cas(0)]).is_ok());
+        assert_eq!(s.kv["k"].modify_index, 5);
+        assert!(txn(&mut s, 6, vec![cas(0)]).is_err());
+        assert!(txn(&mut s, 7, vec![cas(4)]).is_err());
+        assert!(txn(&mut s, 8, vec![cas(5)]).is_ok());
+        assert_eq!(s.kv["k"].create_index, 5);
+        assert_eq!(s.kv["k"].modify_index, 8);
+        assert_eq!(s.indexes.kv, 8);
+    }
+
+    #[test]
+    fn a_failing_op_rolls_back_the_whole_transaction() {
+        let mut s = StateData::default();
+        txn(&mut s, 1, vec![set("a", "1")]).unwrap();
+        let err = txn(
+            &mut s,
+            2,
+            vec![set("a", "2"), set("b", "2"), TxnOp::CheckNotExists { key: "a".into() }],
+        )
+        .unwrap_err();
+        assert_eq!(err.op_index, 2);
+        assert_eq!(s.kv["a"].value, b"1");
+        assert!(!s.kv.contains_key("b"));
+        assert_eq!(s.indexes.kv, 1);
+    }
+
+    #[test]
+    fn locks_need_a_live_session_unless_the_bug_is_on() {
+        let mut s = StateData::default();
+        let lock =
+            TxnOp::Lock { key: "l".into(), value: vec![], flags: None, session: "nope".into() };
+        let err = txn(&mut s, 1, vec![lock.clone()]).unwrap_err();
+        assert_eq!(err.kind, TxnErrorKind::InvalidSession);
+        let r = s.apply_txn(2, &[lock], 0, false, &mut Dirty::default());
+        assert!(r.is_ok());
+        assert_eq!(s.kv["l"].session.as_deref(), Some("nope"));
+        assert_eq!(s.kv["l"].lock_index, 1);
+    }
+}
