@@ -18,6 +18,17 @@ fn report_100k(c: &mut Criterion) {
     group.bench_function("render_html 100k ops", |b| {
         b.iter(|| results::render_html(&run, &options))
     });
+    // The whole `faultline report`: read history.jsonl and results.json, render,
+    // write report.html and junit.xml.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = history::format::to_string(&run.history, history::Format::Jsonl).expect("jsonl");
+    std::fs::write(dir.path().join("history.jsonl"), text).expect("write history");
+    std::fs::write(dir.path().join("test.json"), run.test.to_string()).expect("write test.json");
+    let checks = serde_json::json!({ "checks": run.checks });
+    std::fs::write(dir.path().join("results.json"), checks.to_string()).expect("write results");
+    group.bench_function("regenerate run dir 100k ops", |b| {
+        b.iter(|| results::regenerate(dir.path()).expect("regenerate"))
+    });
     group.bench_function("junit xml", |b| {
         b.iter(|| results::junit::run_xml("synthetic", &run.checks))
     });
