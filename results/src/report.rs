@@ -202,3 +202,31 @@ fn checks_section(s: &mut String, run: &RunView) {
     }
     s.push_str("</section>");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use history::{History, Op, OpKind, Process, Value};
+
+    fn render(history: History) -> String {
+        let run = RunView { test: serde_json::Value::Null, history, checks: Vec::new() };
+        render_html(&run, &ReportOptions::default())
+    }
+
+    /// Degenerate runs still render: nothing recorded, only faults, one instant.
+    #[test]
+    fn empty_and_degenerate_histories_render() {
+        let empty = render(History::new());
+        assert!(empty.contains(r#"data-verdict="unknown""#), "no checks is never green");
+        assert!(empty.contains("No checker results"));
+        let nem = |k| Op::new(Process::Nemesis, k, "kill", Value::Nil);
+        let faults_only = render(History::from_ops(vec![nem(OpKind::Invoke), nem(OpKind::Info)]));
+        assert!(faults_only.contains(r#"data-fault="kill""#));
+        let mut a = Op::invoke(0, "read", Value::Nil);
+        let mut b = Op::ok(0, "read", Value::Int(1));
+        (a.index, a.time_ns, b.index, b.time_ns) = (0, 5, 1, 5);
+        let instant = render(History::from_ops(vec![a, b]));
+        assert!(instant.contains(r#"<rect class="ok""#));
+        assert!(!instant.contains("could not be drawn"), "plots drew");
+    }
+}
