@@ -16,6 +16,7 @@
 //! - [`store`]: run directories, `test.json`, `results.json`, the `latest` links and
 //!   the sweep of a killed run's leftovers.
 //! - [`analysis`]: from a recorded history to a verdict.
+//! - [`result_views`]: checker outcomes adapted to the results crate's view types.
 //!
 //! # Errors
 //! Commands return [`exit::Failure`]: unusable input (254) or a harness crash (255),
@@ -30,6 +31,7 @@ pub mod exit;
 pub mod lab_host;
 pub mod lab_nemesis;
 pub mod node_host;
+pub mod result_views;
 pub mod runtime;
 pub mod store;
 pub mod system;

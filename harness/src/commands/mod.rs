@@ -6,4 +6,7 @@ pub mod history;
 pub mod lab;
 pub mod lab_cli;
 pub mod replay;
+pub mod report;
+pub mod serve;
 pub mod test;
+pub mod test_all;

@@ -162,6 +162,9 @@ pub struct Results {
     /// `None` when written by `faultline analyze` for a run that never finished.
     pub run: Option<RunSummary>,
     pub note: Option<String>,
+    /// The checks as the report and JUnit show them (`results::CheckView`), with
+    /// linearizability views in full-history positions.
+    pub checks: Vec<results::CheckView>,
 }
 
 pub const NEMESES: [&str; 4] = ["none", "partition", "kill", "pause"];
@@ -543,6 +546,18 @@ pub fn write_results(
          history recorded until it stopped"
             .to_string()
     });
+    // The checks for report.html / junit.xml; the linearizability view needs the
+    // full history (the analysis keeps only per-key positions).
+    let history = history::read_path(&run.file(store::HISTORY), Some(history::Format::Jsonl))
+        .ok()
+        .and_then(|read| read.history.lint().ok());
+    let checks = crate::result_views::run_checks(
+        exit,
+        &explanation,
+        analysis.as_ref(),
+        analysis_error.as_deref(),
+        history.as_ref(),
+    );
     let results = Results {
         verdict: verdict_name(exit).to_string(),
         exit_code: exit.code(),
@@ -551,12 +566,18 @@ pub fn write_results(
         analysis_error,
         run: summary,
         note,
+        checks,
     };
-    run.write_json(store::RESULTS_JSON, &results).err().map(|e| {
+    if let Err(e) = run.write_json(store::RESULTS_JSON, &results) {
         let msg = format!("cannot write results.json in {}: {e}", run.path.display());
         eprintln!("faultline: {msg}");
-        msg
-    })
+        return Some(msg);
+    }
+    // The report is for people: failing to draw it does not change the verdict.
+    if let Err(e) = results::regenerate(&run.path) {
+        eprintln!("faultline: cannot write the report: {e}");
+    }
+    None
 }
 
 /// The table at the end of a run (and of `analyze`).
@@ -570,6 +591,7 @@ pub fn print_summary(
 ) {
     let mut b = tabled::builder::Builder::default();
     b.push_record(["run", &dir.display().to_string()]);
+    b.push_record(["report", &dir.join(results::run_dir::REPORT_HTML).display().to_string()]);
     let version = record.versions.get(&record.args.system).cloned().unwrap_or_default();
     b.push_record([
         "system",
