@@ -35,6 +35,24 @@ pub enum Command {
     /// Run a test again with a run's options and seed; check the same operations and
     /// fault schedule were generated.
     Replay { run_dir: PathBuf },
+    /// Run a matrix of tests (workloads x nemeses x count), one summary table and
+    /// one JUnit file; any crash makes the exit code 255.
+    TestAll(commands::test_all::TestAllArgs),
+    /// Regenerate report.html and junit.xml of a stored run (exit code: its verdict).
+    Report {
+        /// The run directory (`store/<test>/<timestamp>`).
+        run_dir: PathBuf,
+    },
+    /// Serve a web UI over a store: runs newest first, reports, files, bundles.
+    Serve {
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+    },
     /// Check histories for linearizability against a model.
     Check(commands::check::CheckArgs),
     /// A lab of network namespaces to bring up by hand, break and remove.
@@ -106,6 +124,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Test(args) => commands::test::run_test(*args).map(|(exit, _)| exit),
         Command::Analyze { run_dir } => commands::analyze::analyze(&run_dir),
         Command::Replay { run_dir } => commands::replay::replay(&run_dir),
+        Command::TestAll(args) => commands::test_all::test_all(&args),
+        Command::Report { run_dir } => commands::report::report(&run_dir),
+        Command::Serve { store, port, bind } => commands::serve::serve(&store, bind, port),
         Command::Check(args) => commands::check::run(&args),
         Command::Lab { lab, cmd } => commands::lab_cli::run(lab.as_deref(), cmd),
     }

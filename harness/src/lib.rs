@@ -17,6 +17,7 @@
 //!   the sweep of a killed run's leftovers.
 //! - [`analysis`]: from a recorded history to a verdict (the workload's model from
 //!   the `checkers` crate, split by key).
+//! - [`result_views`]: checker outcomes adapted to the results crate's view types.
 //!
 //! # Adding a system
 //! Implement [`system::System`] and [`client::Client`] in one file under
@@ -37,6 +38,7 @@ pub mod exit;
 pub mod lab_host;
 pub mod lab_nemesis;
 pub mod node_host;
+pub mod result_views;
 pub mod runtime;
 pub mod store;
 pub mod system;

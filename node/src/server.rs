@@ -55,7 +55,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("binding gossip UDP on {}", cfg.bind))?;
     let http =
         reqwest::Client::builder().no_proxy().connect_timeout(Duration::from_secs(2)).build()?;
-    let ctx = Arc::new(api::Node { cfg: cfg.clone(), raft: raft.clone(), clock, gossip, http });
+    let batcher = api::batch::Batcher::start(raft.clone());
+    let ctx =
+        Arc::new(api::Node { cfg: cfg.clone(), raft: raft.clone(), clock, gossip, http, batcher });
     let app = api::router(ctx.clone()).merge(crate::raft::http::routes(raft.raft.clone()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(id = cfg.id, bind = %cfg.bind, peers = ?cfg.peers, "node listening");

@@ -176,3 +176,34 @@ async fn read_modes() -> TestResult {
     }
     Ok(())
 }
+
+/// Concurrent writes are group-committed; each keeps its own outcome: of 24 concurrent
+/// `cas=0` writes to one key, through different nodes, exactly one succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_cas_has_exactly_one_winner() -> TestResult {
+    let c = Cluster::start(3, &[]);
+    c.wait_leader(Duration::from_secs(10)).await?;
+    let mut tasks = Vec::new();
+    for i in 0..24u64 {
+        let http = c.http.clone();
+        let url = c.url(i % 3 + 1, "/v1/kv/race?cas=0");
+        tasks.push(tokio::spawn(async move {
+            let r = http.put(url).body(format!("w{i}")).send().await?;
+            Ok::<_, reqwest::Error>((r.status().as_u16(), r.text().await?, i))
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (status, body, i) = t.await??;
+        assert_eq!(status, 200, "{body}");
+        if body == "true" {
+            winners.push(i);
+        } else {
+            assert_eq!(body, "false");
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let leader = c.wait_leader(Duration::from_secs(5)).await?;
+    assert_eq!(c.value(leader, "race", "consistent").await?, Some(format!("w{}", winners[0])));
+    Ok(())
+}

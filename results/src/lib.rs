@@ -1,5 +1,43 @@
-//! Results: the store of runs and what people read.
+//! Results: what people read after a run.
 //!
-//! Will hold the store layout (`store/<test>/<timestamp>/…`, a `latest` link),
-//! `results.json`, JUnit XML, the self-contained HTML report with plots and the
-//! linearization view, and `serve`.
+//! # Layout
+//! - [`view`]: the typed input of every renderer: [`RunView`], [`CheckView`],
+//!   [`LinView`]. The harness adapts checker outcomes into these.
+//! - [`run_dir`]: a stored run directory read back tolerantly; writes
+//!   `report.html` and `junit.xml` into it ([`run_dir::regenerate`]).
+//! - [`report`]: the self-contained HTML report, assembled from
+//!   [`timeline`], [`plots`] (plotters, SVG), [`availability`] and [`linview`]
+//!   (the Porcupine-style view of a linearizability failure).
+//! - [`intervals`]: client operations as intervals and nemesis fault windows.
+//! - [`positions`]: a per-key linearizability view moved onto the full history.
+//! - [`summary`]: system, workload, nemesis, seed and replay commands from `test.json`.
+//! - [`junit`]: JUnit XML (quick-junit), one case per checker; [`matrix`]: the
+//!   summary table and JUnit report of a test matrix (`test-all`).
+//! - [`serve`]: the web UI over a store (axum); [`bundle`]: a run as `.tar.gz`.
+//! - [`html`]: escaping and formatting helpers.
+//! - [`synthetic`]: a deterministic run of any size, for size tests and benchmarks.
+//!
+//! # Errors
+//! Library errors are values ([`run_dir::RunDirError`]); a run with missing or
+//! unreadable files still renders, with the problems listed at the top.
+
+pub mod availability;
+pub mod bundle;
+pub mod html;
+pub mod intervals;
+pub mod junit;
+pub mod linview;
+pub mod matrix;
+pub mod plots;
+pub mod positions;
+pub mod report;
+pub mod run_dir;
+pub mod serve;
+pub mod summary;
+pub mod synthetic;
+pub mod timeline;
+pub mod view;
+
+pub use report::{ReportOptions, render_html};
+pub use run_dir::{LoadedRun, RunDirError, regenerate, write_outputs};
+pub use view::{CheckView, LinView, RunView, Verdict};

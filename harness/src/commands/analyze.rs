@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::analysis;
-use crate::commands::report::{RunSummary, print_summary, write_results};
+use crate::commands::run_results::{RunSummary, print_summary, write_results};
 use crate::commands::test::TestRecord;
 use crate::exit::{CmdResult, Failure};
 use crate::store::{self, RunDir};

@@ -7,4 +7,7 @@ pub mod lab;
 pub mod lab_cli;
 pub mod replay;
 pub mod report;
+pub mod run_results;
+pub mod serve;
 pub mod test;
+pub mod test_all;

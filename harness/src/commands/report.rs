@@ -1,131 +1,38 @@
-//! What a run leaves for people and scripts: `results.json` (the verdict, its
-//! explanation, the analysis, what happened during the run) and the summary table
-//! printed at the end of `test` and `analyze`.
+//! `faultline report RUN_DIR`: regenerates `report.html` and `junit.xml` of a
+//! stored run, also one an older harness recorded (missing files become notes in
+//! the report). Exits with the run's verdict, like `analyze`.
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
+use results::Verdict;
 
-use crate::analysis::Analysis;
-use crate::commands::test::TestRecord;
-use crate::exit::Exit;
-use crate::store::{self, RunDir};
+use crate::exit::{CmdResult, Exit, Failure};
 
-/// The part of `results.json` only a live run knows.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunSummary {
-    pub report: Json,
-    pub teardown_errors: Vec<String>,
-    pub history_error: Option<String>,
-    pub recorded_ops: u64,
-    pub wall_seconds: f64,
-    pub swept_leftovers: Vec<String>,
-}
-
-/// `results.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Results {
-    pub verdict: String,
-    pub exit_code: i32,
-    pub explanation: String,
-    pub analysis: Option<Analysis>,
-    pub analysis_error: Option<String>,
-    /// `None` when written by `faultline analyze` for a run that never finished.
-    pub run: Option<RunSummary>,
-    pub note: Option<String>,
-}
-
-pub fn verdict_name(exit: Exit) -> &'static str {
-    match exit {
-        Exit::Valid => "valid",
-        Exit::Invalid => "invalid",
-        Exit::Unknown => "unknown",
-        Exit::BadInput => "unusable input",
-        Exit::Crash => "crashed",
+pub fn verdict_exit(v: Verdict) -> Exit {
+    match v {
+        Verdict::Valid => Exit::Valid,
+        Verdict::Invalid => Exit::Invalid,
+        Verdict::Unknown => Exit::Unknown,
     }
 }
 
-pub fn write_results(
-    run: &RunDir,
-    exit: Exit,
-    explanation: String,
-    analysis: Option<Analysis>,
-    analysis_error: Option<String>,
-    summary: Option<RunSummary>,
-) -> Option<String> {
-    let note = summary.is_none().then(|| {
-        "the run did not finish (it has no results of its own): this analysis covers the \
-         history recorded until it stopped"
-            .to_string()
-    });
-    let results = Results {
-        verdict: verdict_name(exit).to_string(),
-        exit_code: exit.code(),
-        explanation,
-        analysis,
-        analysis_error,
-        run: summary,
-        note,
-    };
-    run.write_json(store::RESULTS_JSON, &results).err().map(|e| {
-        let msg = format!("cannot write results.json in {}: {e}", run.path.display());
-        eprintln!("faultline: {msg}");
-        msg
-    })
-}
-
-/// The table at the end of a run (and of `analyze`).
-pub fn print_summary(
-    dir: &Path,
-    record: &TestRecord,
-    analysis: Option<&Analysis>,
-    summary: Option<&RunSummary>,
-    exit: Exit,
-    explanation: &str,
-) {
-    let mut b = tabled::builder::Builder::default();
-    b.push_record(["run", &dir.display().to_string()]);
-    let version = record.versions.get(&record.args.system).cloned().unwrap_or_default();
-    b.push_record([
-        "system",
-        &format!("{} ({version}) on {} nodes", record.args.system, record.nodes.len()),
-    ]);
-    b.push_record(["workload", &format!("{} ({})", record.args.workload, record.checker)]);
-    b.push_record(["nemesis", &record.args.nemesis.join(",")]);
-    b.push_record(["seed", &record.seed.to_string()]);
-    if let Some(s) = summary {
-        b.push_record(["wall time", &format!("{:.1} s", s.wall_seconds)]);
-        if !s.teardown_errors.is_empty() {
-            b.push_record(["teardown errors", &s.teardown_errors.join("; ")]);
-        }
+pub fn report(dir: &Path) -> CmdResult {
+    let (run, report, junit) = results::regenerate(dir).map_err(|e| match e {
+        results::RunDirError::NotADirectory(_) => Failure::bad_input(e),
+        other => Failure::crash(other),
+    })?;
+    for n in &run.notes {
+        eprintln!("note: {n}");
     }
-    if let Some(a) = analysis {
-        let t = &a.totals;
-        b.push_record(["operations", &a.client_operations.to_string()]);
-        b.push_record([
-            "ok / fail / info / open",
-            &format!("{} / {} / {} / {}", t.ok, t.fail, t.info, t.open),
-        ]);
-        for (f, o) in &a.by_f {
-            let latency = a
-                .latency_ok
-                .get(f)
-                .map(|l| format!("; ok latency p50 {:.1} ms, p99 {:.1} ms", l.p50_ms, l.p99_ms))
-                .unwrap_or_default();
-            b.push_record([
-                format!("  {f}"),
-                format!("{} / {} / {} / {}{latency}", o.ok, o.fail, o.info, o.open),
-            ]);
-        }
-        b.push_record(["keys", &a.keys.to_string()]);
-    }
-    b.push_record(["verdict", &format!("{} (exit {})", verdict_name(exit), exit.code())]);
-    b.push_record(["why", explanation]);
-    let mut table = b.build();
-    table.with(tabled::settings::Style::rounded()).with(
-        tabled::settings::Modify::new(tabled::settings::object::Columns::one(1))
-            .with(tabled::settings::Width::wrap(100)),
+    let verdict = Verdict::of_all(&run.view.checks);
+    println!("{}", report.display());
+    println!("{}", junit.display());
+    eprintln!(
+        "{}: {} ({} checks, {} history entries)",
+        dir.display(),
+        verdict,
+        run.view.checks.len(),
+        run.view.history.len()
     );
-    println!("{table}");
+    Ok(verdict_exit(verdict))
 }

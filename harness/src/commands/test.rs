@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use workloads::Workload;
 
 use crate::analysis;
-use crate::commands::report::{RunSummary, print_summary, verdict_name, write_results};
+use crate::commands::run_results::{RunSummary, print_summary, verdict_name, write_results};
 use crate::exit::{Exit, Failure};
 use crate::lab_host::{self, LabHost, SwitchGuard};
 use crate::lab_nemesis::{self, ScheduleRequest};

@@ -6,6 +6,7 @@
 //! the leader by [`forward`] when this node does not believe it leads, as Consul servers do.
 
 pub mod agent;
+pub mod batch;
 pub mod catalog;
 pub mod faultline;
 pub mod forward;
@@ -53,6 +54,8 @@ pub struct Node {
     pub gossip: Gossip,
     /// For forwarding requests to the leader.
     pub http: reqwest::Client,
+    /// Group commit of concurrent writes.
+    pub batcher: batch::Batcher,
 }
 
 pub type Ctx = Arc<Node>;
@@ -182,12 +185,10 @@ impl Node {
         }
     }
 
-    /// Proposes `cmd` through Raft and waits for its result.
+    /// Proposes `cmd` through Raft (group-committed with concurrent writes) and waits for its
+    /// result.
     pub async fn propose(&self, cmd: Command) -> Result<(u64, CommandResponse), ApiError> {
-        match tokio::time::timeout(RAFT_TIMEOUT, self.raft.propose(cmd)).await {
-            Ok(r) => r.map_err(ApiError::from),
-            Err(_) => Err(ApiError::Timeout),
-        }
+        self.batcher.propose(cmd).await
     }
 
     /// Runs `f` on the local state.

@@ -381,6 +381,24 @@ mod tests {
     }
 
     #[test]
+    fn batched_commands_apply_in_order_each_with_its_own_outcome() {
+        use crate::state::Command;
+        use crate::state::CommandResponse;
+        let mut s = StateData::default();
+        let cas0 = |v: &str| Command::Txn {
+            ops: vec![TxnOp::Cas { key: "k".into(), value: v.into(), flags: None, index: 0 }],
+            now_ms: 0,
+            check_session: true,
+        };
+        let r = s.apply(9, &Command::Batch(vec![cas0("a"), cas0("b")]), &mut Dirty::default());
+        let CommandResponse::Batch(rs) = r else { panic!("not a batch response: {r:?}") };
+        assert!(matches!(rs[0], CommandResponse::Txn(Ok(_))));
+        assert!(matches!(rs[1], CommandResponse::Txn(Err(_))));
+        assert_eq!(s.kv["k"].value, b"a");
+        assert_eq!(s.kv["k"].modify_index, 9);
+    }
+
+    #[test]
     fn locks_need_a_live_session_unless_the_bug_is_on() {
         let mut s = StateData::default();
         let lock =

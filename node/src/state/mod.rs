@@ -46,6 +46,10 @@ pub enum Command {
     },
     Session(SessionCommand),
     Catalog(CatalogCommand),
+    /// Several independent client commands proposed as one Raft entry (group commit: the
+    /// leader fsyncs once for all of them). Each applies on its own, in order, at the
+    /// entry's index, with its own response.
+    Batch(Vec<Command>),
 }
 
 /// What applying a command produced, returned to the client that proposed it.
@@ -57,6 +61,7 @@ pub enum CommandResponse {
     Txn(TxnOutcome),
     Session(Result<Option<Session>, String>),
     Catalog(Result<(), String>),
+    Batch(Vec<CommandResponse>),
 }
 
 /// What one apply call touched, so the store persists only that.
@@ -101,6 +106,9 @@ impl StateData {
             }
             Command::Session(c) => CommandResponse::Session(self.apply_session(index, c, dirty)),
             Command::Catalog(c) => CommandResponse::Catalog(self.apply_catalog(index, c, dirty)),
+            Command::Batch(cmds) => {
+                CommandResponse::Batch(cmds.iter().map(|c| self.apply(index, c, dirty)).collect())
+            }
         }
     }
 }

@@ -1,0 +1,201 @@
+//! `faultline test-all --system S --workloads A,B --nemeses X,Y --count N`: the test
+//! matrix. Each cell runs as its own `faultline test` process (so one cell's crash
+//! cannot take the others down, and its exit code is the truth about it), one after
+//! another; then one summary table and one JUnit file for the whole matrix.
+//!
+//! Exit code: 255 when any cell crashed or could not set up (a crash is never
+//! green, whatever the other cells found); else 254 when a cell's options were
+//! unusable; else the merged verdict (invalid 1 > unknown 2 > valid 0).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use results::matrix::{self, Cell, CellOutcome, MatrixVerdict};
+
+use crate::commands::report::verdict_exit;
+use crate::exit::{CmdResult, Exit, Failure};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestAllArgs {
+    /// The system under test.
+    #[arg(long)]
+    pub system: String,
+    /// Workloads, comma separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub workloads: Vec<String>,
+    /// Nemeses, comma separated; `+` combines faults in one cell (`kill+pause`).
+    #[arg(long, value_delimiter = ',', default_value = "none")]
+    pub nemeses: Vec<String>,
+    /// Runs per cell (each with its own random seed, recorded in its test.json).
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// The matrix's JUnit file (default `<store>/test-all.junit.xml`).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Further options for every `faultline test` (after `--`), e.g.
+    /// `-- --time-limit 30 --concurrency 5`.
+    #[arg(last = true)]
+    pub test_args: Vec<String>,
+}
+
+/// How one cell's process ended, as the matrix needs it.
+struct CellRun {
+    code: Option<i32>,
+    stderr: String,
+    run_dir: Option<PathBuf>,
+}
+
+/// The newest run directory of `store/<name>/` created at or after `since`.
+fn newest_run(store: &Path, name: &str, since: SystemTime) -> Option<PathBuf> {
+    let dir = store.join(name);
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter(|e| e.metadata().and_then(|m| m.modified()).map(|t| t >= since).unwrap_or(false))
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    runs.pop()
+}
+
+fn run_cell(
+    args: &TestAllArgs,
+    workload: &str,
+    nemesis: &str,
+    name: &str,
+) -> Result<CellRun, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::crash(format!("cannot find the faultline binary itself: {e}")))?;
+    let since = SystemTime::now() - std::time::Duration::from_secs(1);
+    let out = Command::new(exe)
+        .arg("test")
+        .args(["--system", &args.system, "--workload", workload])
+        .args(["--nemesis", &nemesis.replace('+', ",")])
+        .arg("--store")
+        .arg(&args.store)
+        .args(["--name", name, "--quiet"])
+        .args(&args.test_args)
+        .output()
+        .map_err(|e| Failure::crash(format!("cannot start faultline test: {e}")))?;
+    Ok(CellRun {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        run_dir: newest_run(&args.store, name, since),
+    })
+}
+
+/// The last few lines of a crashed cell's stderr: usually the reason.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+pub fn test_all(args: &TestAllArgs) -> CmdResult {
+    if args.count == 0 {
+        return Err(Failure::bad_input("--count must be at least 1"));
+    }
+    let plain = |s: &str| {
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c))
+    };
+    for v in std::iter::once(&args.system).chain(&args.workloads).chain(&args.nemeses) {
+        if !plain(v) {
+            return Err(Failure::bad_input(format!(
+                "{v:?}: system, workload and nemesis names are letters, digits, '-', '_' and '+'"
+            )));
+        }
+    }
+    std::fs::create_dir_all(&args.store).map_err(|e| {
+        Failure::bad_input(format!("{}: cannot create the store: {e}", args.store.display()))
+    })?;
+    let total = args.workloads.len() * args.nemeses.len() * args.count;
+    let mut cells = Vec::with_capacity(total);
+    // A cell's options unusable (254) vs anything else that left no verdict (255).
+    let (mut bad_input, mut crashed) = (false, false);
+    for workload in &args.workloads {
+        for nemesis in &args.nemeses {
+            for repetition in 1..=args.count {
+                let name = format!("{}-{}-{}", args.system, workload, nemesis.replace('+', "-"));
+                eprintln!(
+                    "[{}/{total}] {} {workload} {nemesis} #{repetition} ...",
+                    cells.len() + 1,
+                    args.system
+                );
+                let started = Instant::now();
+                let run = run_cell(args, workload, nemesis, &name)?;
+                let outcome = match (run.code, &run.run_dir) {
+                    (Some(0..=2), Some(dir)) => match results::run_dir::load(dir) {
+                        Ok(loaded) if !loaded.view.checks.is_empty() => CellOutcome::Checked {
+                            run_dir: Some(dir.clone()),
+                            checks: loaded.view.checks,
+                        },
+                        Ok(_) => {
+                            crashed = true;
+                            CellOutcome::Crashed {
+                                run_dir: Some(dir.clone()),
+                                message: format!(
+                                    "{}: the run recorded no checker results",
+                                    dir.display()
+                                ),
+                            }
+                        }
+                        Err(e) => {
+                            crashed = true;
+                            CellOutcome::Crashed {
+                                run_dir: Some(dir.clone()),
+                                message: e.to_string(),
+                            }
+                        }
+                    },
+                    (code, dir) => {
+                        if code == Some(Exit::BadInput.code()) {
+                            bad_input = true;
+                        } else {
+                            crashed = true;
+                        }
+                        let how = match code {
+                            Some(c) => format!("faultline test exited {c}"),
+                            None => "faultline test was killed by a signal".to_string(),
+                        };
+                        eprint!("{}", run.stderr);
+                        CellOutcome::Crashed {
+                            run_dir: dir.clone(),
+                            message: format!("{how}: {}", tail(&run.stderr, 3)),
+                        }
+                    }
+                };
+                let cell = Cell {
+                    system: args.system.clone(),
+                    workload: workload.clone(),
+                    nemesis: nemesis.clone(),
+                    repetition,
+                    seconds: started.elapsed().as_secs_f64(),
+                    outcome,
+                };
+                eprintln!(
+                    "    {} ({:.1} s)",
+                    cell.verdict().map_or("CRASHED", results::Verdict::name),
+                    cell.seconds
+                );
+                cells.push(cell);
+            }
+        }
+    }
+    println!("{}", matrix::table(&cells));
+    let junit = args.junit.clone().unwrap_or_else(|| args.store.join("test-all.junit.xml"));
+    let xml = matrix::junit_report(&format!("faultline test-all {}", args.system), &cells)
+        .to_string()
+        .map_err(|e| Failure::crash(format!("cannot render the matrix JUnit: {e}")))?;
+    std::fs::write(&junit, xml)
+        .map_err(|e| Failure::crash(format!("{}: cannot write: {e}", junit.display())))?;
+    println!("{}", junit.display());
+    Ok(match matrix::overall(&cells) {
+        MatrixVerdict::Crashed if crashed || !bad_input => Exit::Crash,
+        MatrixVerdict::Crashed => Exit::BadInput,
+        MatrixVerdict::Checked(v) => verdict_exit(v),
+    })
+}
