@@ -261,7 +261,12 @@ mod tests {
         };
         let pid = host.spawn(0, &spec).unwrap();
         assert!(pid_alive(pid));
-        assert!(pid_cmdline(pid).contains("sleep 30"));
+        // Read the command line until it shows: never assert on a scheduling race.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !pid_cmdline(pid).contains("sleep 30") && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(pid_cmdline(pid).contains("sleep 30"), "{:?}", pid_cmdline(pid));
         host.signal(pid, NodeSignal::Stop).unwrap();
         host.signal(pid, NodeSignal::Cont).unwrap();
         assert!(!host.wait_exit(pid, Duration::from_millis(50)).unwrap());

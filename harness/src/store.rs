@@ -266,7 +266,9 @@ mod tests {
         fs::create_dir_all(&marker_dir).unwrap();
         // A "node" whose command line carries the marker, and a bystander that does not.
         let mut node = std::process::Command::new("sh")
-            .args(["-c", "sleep 30", marker_dir.to_str().unwrap()])
+            // `; true` keeps sh from exec-ing sleep in its place (dash does that for a
+            // lone command), which would drop the marker from the command line.
+            .args(["-c", "sleep 30; true", marker_dir.to_str().unwrap()])
             .spawn()
             .unwrap();
         let mut bystander = std::process::Command::new("sleep").arg("30").spawn().unwrap();
