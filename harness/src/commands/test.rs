@@ -26,6 +26,7 @@ use crate::runtime::{RunOptions, RunReport, SharedReport, execute};
 use crate::store::{self, RunDir, Store};
 use crate::system::System;
 use crate::systems::ReadMode;
+use crate::systems::builtin::{Builtin, BuiltinOptions, NODE_BUGS};
 use crate::systems::etcd::{Etcd, EtcdOptions};
 use crate::systems::memory::Memory;
 use nemesis::{Lab, LabConfig};
@@ -33,11 +34,18 @@ use nemesis::{Lab, LabConfig};
 /// Every option of a test run; recorded in `test.json`, so `replay` can repeat it.
 #[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
 pub struct TestArgs {
-    /// The system under test: `etcd` (Debian's etcd-server), `memory` (in-process,
-    /// for testing the harness itself) or `memory-stale` (the same with a stale-read
-    /// bug: a negative control that must come out invalid).
-    #[arg(long, default_value = "etcd")]
+    /// The system under test: `builtin` (faultline's own Consul-like node, built
+    /// from the workspace), `etcd` (Debian's etcd-server), `memory` (in-process, for
+    /// testing the harness itself) or `memory-stale` (the same with a stale-read bug:
+    /// a negative control that must come out invalid).
+    #[arg(long, default_value = "builtin")]
     pub system: String,
+    /// A bug switch every builtin node starts with (repeatable): stale-default-reads,
+    /// ack-before-commit, no-fsync, lock-no-session-check. Test fixtures: a run
+    /// with one should come out invalid.
+    #[arg(long = "node-bug")]
+    #[serde(default)]
+    pub node_bug: Vec<String>,
     /// The workload: `register`.
     #[arg(long, default_value = "register")]
     pub workload: String,
@@ -62,7 +70,9 @@ pub struct TestArgs {
     /// always recorded).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How the system serves reads.
+    /// How the system serves reads: `linearizable` (alias `consistent`),
+    /// `serializable` (alias `stale`), or `default` (Consul's lease reads; builtin
+    /// only).
     #[arg(long, value_enum, default_value_t = ReadMode::Linearizable)]
     pub read_mode: ReadMode,
     /// Where runs are stored.
@@ -204,9 +214,22 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
     if !["auto", "loopback", "lab"].contains(&args.host.as_str()) {
         return bad(format!("unknown host {:?} (known: auto, loopback, lab)", args.host));
     }
-    if !["etcd", "memory", "memory-stale"].contains(&args.system.as_str()) {
+    if !["builtin", "etcd", "memory", "memory-stale"].contains(&args.system.as_str()) {
         return bad(format!(
-            "unknown system {:?} (known: etcd, memory, memory-stale)",
+            "unknown system {:?} (known: builtin, etcd, memory, memory-stale)",
+            args.system
+        ));
+    }
+    if !args.node_bug.is_empty() && args.system != "builtin" {
+        return bad(format!("--node-bug is for the builtin system, not {}", args.system));
+    }
+    if let Some(b) = args.node_bug.iter().find(|b| !NODE_BUGS.contains(&b.as_str())) {
+        return bad(format!("unknown node bug {b:?} (known: {})", NODE_BUGS.join(", ")));
+    }
+    if args.read_mode == ReadMode::Default && args.system != "builtin" {
+        return bad(format!(
+            "--read-mode default is Consul's lease read (builtin only); {} has linearizable \
+             and serializable",
             args.system
         ));
     }
@@ -283,6 +306,16 @@ pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
         None => Arc::new(LoopbackHost::new(ctx.args.nodes, ctx.args.loopback_net)),
     };
     let result = match ctx.args.system.as_str() {
+        "builtin" => {
+            let options = BuiltinOptions {
+                read_mode: ctx.args.read_mode,
+                bugs: ctx.args.node_bug.clone(),
+                ..BuiltinOptions::default()
+            };
+            let builtin = Builtin::new(options, host.clone(), ctx.run.path.clone())
+                .map_err(|e| Failure::crash(e.to_string()))?;
+            run_system(builtin, host.as_ref(), lab.as_ref(), &ctx, &runtime)
+        }
         "etcd" => {
             let options = EtcdOptions {
                 pre_vote: ctx.args.pre_vote,
@@ -576,6 +609,9 @@ pub fn print_summary(
         &format!("{} ({version}) on {} nodes", record.args.system, record.nodes.len()),
     ]);
     b.push_record(["workload", &format!("{} ({})", record.args.workload, record.checker)]);
+    if !record.args.node_bug.is_empty() {
+        b.push_record(["node bugs", &record.args.node_bug.join(",")]);
+    }
     b.push_record(["nemesis", &record.args.nemesis.join(",")]);
     b.push_record(["seed", &record.seed.to_string()]);
     if let Some(s) = summary {
