@@ -49,7 +49,8 @@ pub struct TestArgs {
     /// The workload: `register`.
     #[arg(long, default_value = "register")]
     pub workload: String,
-    /// Faults, comma separated: `none`, or any of `partition`, `kill`, `pause`.
+    /// Faults, comma separated: `none`, or any of `partition`, `kill`, `kill-all`
+    /// (every node at once), `pause`.
     #[arg(long, value_delimiter = ',', default_value = "none")]
     pub nemesis: Vec<String>,
     #[arg(long, default_value_t = 3)]
@@ -174,7 +175,9 @@ pub struct Results {
     pub note: Option<String>,
 }
 
-pub const NEMESES: [&str; 4] = ["none", "partition", "kill", "pause"];
+/// `kill-all` kills every node at once (a whole-cluster crash) instead of a random
+/// subset.
+pub const NEMESES: [&str; 5] = ["none", "partition", "kill", "kill-all", "pause"];
 
 /// Checks the options that need no system; 254 on any problem.
 pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
@@ -242,6 +245,9 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
         if n != "none" && !faults.iter().any(|f| f == n) {
             faults.push(n.to_string());
         }
+    }
+    if faults.iter().any(|f| f == "kill") && faults.iter().any(|f| f == "kill-all") {
+        return bad("--nemesis kill and kill-all exclude each other: pick one".into());
     }
     if !faults.is_empty() && args.system.starts_with("memory") {
         return bad(format!(

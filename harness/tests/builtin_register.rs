@@ -1,0 +1,226 @@
+//! The builtin system (faultline's own node) through the whole harness, run as
+//! `faultline test` subprocesses: consistent reads stay linearizable under
+//! partitions, kills and pauses; stale reads and every node bug switch that the
+//! register workload can reach are caught as invalid.
+//!
+//! Needs `target/<profile>/faultline-node` (`cargo build -p node`; `cargo test
+//! --workspace` and `scripts/test` build it) and, for the faulted runs, root with
+//! iproute2 and nftables (the lab). The bug runs are real runs, not fixed verdicts:
+//! timing decides whether a run hits the window a bug opens, so each scenario gets a
+//! few seeds and must be caught by at least one (the detection rates over many runs
+//! are in the issue notes).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use harness::store;
+use serde_json::Value as Json;
+
+const FAULTLINE: &str = env!("CARGO_BIN_EXE_faultline");
+
+/// The faulted runs each build a lab and use both cores: one at a time.
+static LAB: Mutex<()> = Mutex::new(());
+
+fn node_binary() -> PathBuf {
+    Path::new(FAULTLINE).with_file_name("faultline-node")
+}
+
+fn require_node() {
+    assert!(
+        node_binary().exists(),
+        "these tests need {}: run `cargo build -p node` first (scripts/test does)",
+        node_binary().display()
+    );
+}
+
+/// One `faultline test` run on the builtin system; returns its exit code and run dir.
+fn run(store: &Path, seed: u64, extra: &[&str]) -> (i32, PathBuf) {
+    let out = Command::new(FAULTLINE)
+        .args(["test", "--quiet", "--store"])
+        .arg(store)
+        .args(["--seed", &seed.to_string()])
+        .args(extra)
+        .output()
+        .expect("faultline runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        [0, 1].contains(&code),
+        "faultline test {extra:?} seed {seed} exited {code}\n{stdout}\n{stderr}"
+    );
+    let latest = std::fs::canonicalize(store.join("latest")).expect("store/latest exists");
+    (code, latest)
+}
+
+fn json(path: &Path) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `extra` on up to `seeds.len()` seeds until one comes out invalid; returns the
+/// verdicts seen (so the failure message shows every attempt).
+fn caught_within(store: &Path, seeds: &[u64], extra: &[&str]) -> (bool, Vec<String>) {
+    let mut seen = Vec::new();
+    for &seed in seeds {
+        let (code, dir) = run(store, seed, extra);
+        let results = json(&dir.join(store::RESULTS_JSON));
+        seen.push(format!("seed {seed}: {} ({})", results["verdict"], results["explanation"]));
+        if code == 1 {
+            return (true, seen);
+        }
+    }
+    (false, seen)
+}
+
+#[test]
+fn builtin_is_the_default_and_records_a_complete_history() {
+    require_node();
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = common::KillUnder(dir.path());
+    let (code, run_dir) =
+        run(dir.path(), 5, &["--time-limit", "3", "--rate", "100", "--loopback-net", "111"]);
+    assert_eq!(code, 0, "no faults, consistent reads: valid");
+    let test_json = json(&run_dir.join(store::TEST_JSON));
+    assert_eq!(test_json["args"]["system"], "builtin");
+    assert!(test_json["versions"]["builtin"].as_str().unwrap().starts_with("faultline-node"));
+    assert_eq!(test_json["args"]["node_bug"], serde_json::json!([]));
+    let results = json(&run_dir.join(store::RESULTS_JSON));
+    let totals = &results["analysis"]["totals"];
+    assert!(totals["ok"].as_u64().unwrap() > 50, "{totals}");
+    assert_eq!(totals["info"], 0, "nothing is indeterminate without faults");
+    assert_eq!(results["run"]["teardown_errors"], serde_json::json!([]));
+    for n in ["n1", "n2", "n3"] {
+        let log = run_dir.join(n).join("node.log");
+        assert!(std::fs::metadata(&log).map(|m| m.len() > 0).unwrap_or(false), "{}", log.display());
+        assert!(!run_dir.join(n).join("data").exists(), "data dirs are removed at teardown");
+    }
+    assert!(common::processes_under(dir.path()).is_empty(), "no node left running");
+}
+
+#[test]
+fn unknown_node_bug_and_bug_on_other_system_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--node-bug", "no-such-bug"],
+        vec!["--system", "etcd", "--node-bug", "no-fsync"],
+        vec!["--system", "etcd", "--read-mode", "default"],
+    ] {
+        let out = Command::new(FAULTLINE)
+            .args(["test", "--quiet", "--store"])
+            .arg(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(254), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("node bug") || stderr.contains("default"), "{stderr}");
+    }
+}
+
+#[test]
+fn consistent_reads_under_partition_kill_pause_are_valid_on_several_seeds() {
+    require_node();
+    let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = common::KillUnder(dir.path());
+    for seed in [1, 2, 3] {
+        let (code, run_dir) = run(
+            dir.path(),
+            seed,
+            &["--time-limit", "12", "--nemesis", "partition,kill,pause", "--nemesis-interval", "3"],
+        );
+        let results = json(&run_dir.join(store::RESULTS_JSON));
+        assert_eq!(code, 0, "seed {seed}: {}", results["explanation"]);
+        // The faults really happened and really cost something.
+        let totals = &results["analysis"]["totals"];
+        assert!(totals["ok"].as_u64().unwrap() > 100, "seed {seed}: {totals}");
+        let schedule = json(&run_dir.join(store::TEST_JSON))["fault_schedule"].to_string();
+        assert!(schedule.contains("kill") || schedule.contains("pause"), "{schedule}");
+    }
+    assert!(common::processes_under(dir.path()).is_empty(), "no node left running");
+}
+
+#[test]
+fn stale_reads_under_partitions_are_invalid() {
+    require_node();
+    let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = common::KillUnder(dir.path());
+    let (caught, seen) = caught_within(
+        dir.path(),
+        &[1, 2, 3],
+        &["--time-limit", "12", "--read-mode", "stale", "--nemesis", "partition"],
+    );
+    assert!(caught, "stale reads under partitions were never caught: {seen:?}");
+}
+
+#[test]
+fn stale_default_reads_bug_is_caught_with_default_reads_and_leader_partitions() {
+    require_node();
+    let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = common::KillUnder(dir.path());
+    let args = [
+        "--time-limit",
+        "12",
+        "--node-bug",
+        "stale-default-reads",
+        "--read-mode",
+        "default",
+        "--nemesis",
+        "partition",
+        "--partitions",
+        "primaries",
+        "--nemesis-interval",
+        "3",
+    ];
+    let (caught, seen) = caught_within(dir.path(), &[1, 2, 3], &args);
+    assert!(caught, "stale-default-reads was never caught: {seen:?}");
+    let test_json = json(&dir.path().join("latest").join(store::TEST_JSON));
+    assert_eq!(test_json["args"]["node_bug"], serde_json::json!(["stale-default-reads"]));
+}
+
+#[test]
+fn ack_before_commit_bug_is_caught_with_partitions_and_kills() {
+    require_node();
+    let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = common::KillUnder(dir.path());
+    let args = [
+        "--time-limit",
+        "12",
+        "--node-bug",
+        "ack-before-commit",
+        "--nemesis",
+        "partition,kill",
+        "--partitions",
+        "primaries,isolate-one",
+        "--nemesis-interval",
+        "3",
+    ];
+    let (caught, seen) = caught_within(dir.path(), &[1, 2, 3], &args);
+    assert!(caught, "ack-before-commit was never caught: {seen:?}");
+}
+
+#[test]
+fn no_fsync_bug_is_caught_with_kills() {
+    require_node();
+    let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = common::KillUnder(dir.path());
+    let args = [
+        "--time-limit",
+        "12",
+        "--node-bug",
+        "no-fsync",
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "2",
+    ];
+    let (caught, seen) = caught_within(dir.path(), &[1, 2, 3], &args);
+    assert!(caught, "no-fsync was never caught: {seen:?}");
+}
