@@ -55,6 +55,12 @@ pub struct TestArgs {
     pub nemesis: Vec<String>,
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
+    /// Register workload: about how many operations one key gets before its workers
+    /// move to a fresh key (default 100). Long-lived keys (say 2000) let a whole-
+    /// cluster crash show lost writes: a retired key is never read again.
+    #[arg(long)]
+    #[serde(default)]
+    pub ops_per_key: Option<usize>,
     /// Worker processes issuing operations.
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
@@ -275,12 +281,30 @@ fn random_seed() -> u64 {
     z ^ (z >> 31)
 }
 
+/// The workload `args` name, with `--ops-per-key` applied to the register workload.
+fn workload(args: &TestArgs, seed: u64) -> Result<Box<dyn Workload>, Failure> {
+    match (args.workload.as_str(), args.ops_per_key) {
+        ("register", Some(ops_per_key)) => {
+            let options = workloads::register::RegisterOptions {
+                ops_per_key,
+                ..workloads::register::RegisterOptions::default()
+            };
+            workloads::register::Register::new(seed, args.concurrency, options)
+                .map(|w| Box::new(w) as Box<dyn Workload>)
+                .map_err(Failure::bad_input)
+        }
+        (other, Some(_)) => Err(Failure::bad_input(format!(
+            "--ops-per-key is for the register workload, not {other}"
+        ))),
+        _ => workloads::by_name(&args.workload, seed, args.concurrency).map_err(Failure::bad_input),
+    }
+}
+
 /// `faultline test`: returns the exit and the run directory.
 pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
     let faults = validate(&args)?;
     let seed = args.seed.unwrap_or_else(random_seed);
-    let workload =
-        workloads::by_name(&args.workload, seed, args.concurrency).map_err(Failure::bad_input)?;
+    let workload = workload(&args, seed)?;
     let store = Store::new(&args.store);
     let swept = store.sweep_leftovers();
     for line in &swept {
