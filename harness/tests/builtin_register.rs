@@ -62,10 +62,10 @@ fn json(path: &Path) -> Json {
 
 /// Runs `extra` on up to `seeds.len()` seeds until one comes out invalid; returns the
 /// verdicts seen (so the failure message shows every attempt).
-fn caught_within(store: &Path, seeds: &[u64], extra: &[&str]) -> (bool, Vec<String>) {
+fn caught_within(dir: &Path, seeds: &[u64], extra: &[&str]) -> (bool, Vec<String>) {
     let mut seen = Vec::new();
     for &seed in seeds {
-        let (code, dir) = run(store, seed, extra);
+        let (code, dir) = run(dir, seed, extra);
         let results = json(&dir.join(store::RESULTS_JSON));
         seen.push(format!("seed {seed}: {} ({})", results["verdict"], results["explanation"]));
         if code == 1 {
@@ -73,6 +73,20 @@ fn caught_within(store: &Path, seeds: &[u64], extra: &[&str]) -> (bool, Vec<Stri
         }
     }
     (false, seen)
+}
+
+/// The scenario `faults` without the bug must be valid (the control: the faults alone
+/// do not make the checker complain), and with `--node-bug bug` invalid on one of a few
+/// seeds.
+fn control_valid_and_bug_caught(dir: &Path, faults: &[&str], bug: &str) {
+    let (code, run_dir) = run(dir, 1, faults);
+    let results = json(&run_dir.join(store::RESULTS_JSON));
+    assert_eq!(code, 0, "the control (no bug) is not valid: {}", results["explanation"]);
+    let with_bug: Vec<&str> = faults.iter().copied().chain(["--node-bug", bug]).collect();
+    let (caught, seen) = caught_within(dir, &[1, 2, 3], &with_bug);
+    assert!(caught, "{bug} was never caught: {seen:?}");
+    let test_json = json(&dir.join("latest").join(store::TEST_JSON));
+    assert_eq!(test_json["args"]["node_bug"], serde_json::json!([bug]));
 }
 
 #[test]
@@ -126,7 +140,9 @@ fn consistent_reads_under_partition_kill_pause_are_valid_on_several_seeds() {
     let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = common::KillUnder(dir.path());
-    for seed in [1, 2, 3] {
+    let mut kinds = std::collections::BTreeSet::new();
+    // Seeds whose schedules together hold every fault kind (checked below).
+    for seed in [2, 3, 4] {
         let (code, run_dir) = run(
             dir.path(),
             seed,
@@ -137,9 +153,14 @@ fn consistent_reads_under_partition_kill_pause_are_valid_on_several_seeds() {
         // The faults really happened and really cost something.
         let totals = &results["analysis"]["totals"];
         assert!(totals["ok"].as_u64().unwrap() > 100, "seed {seed}: {totals}");
-        let schedule = json(&run_dir.join(store::TEST_JSON))["fault_schedule"].to_string();
-        assert!(schedule.contains("kill") || schedule.contains("pause"), "{schedule}");
+        let schedule = json(&run_dir.join(store::TEST_JSON))["fault_schedule"]["steps"].clone();
+        for step in schedule.as_array().unwrap() {
+            if let Some(kind) = step["fault"]["fault"].as_str() {
+                kinds.insert(kind.to_string());
+            }
+        }
     }
+    assert_eq!(kinds, ["kill", "partition", "pause"].map(String::from).into(), "faults played");
     assert!(common::processes_under(dir.path()).is_empty(), "no node left running");
 }
 
@@ -158,16 +179,14 @@ fn stale_reads_under_partitions_are_invalid() {
 }
 
 #[test]
-fn stale_default_reads_bug_is_caught_with_default_reads_and_leader_partitions() {
+fn stale_default_reads_bug_is_caught_with_default_reads_and_leader_partitions_control_valid() {
     require_node();
     let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = common::KillUnder(dir.path());
-    let args = [
+    let faults = [
         "--time-limit",
         "12",
-        "--node-bug",
-        "stale-default-reads",
         "--read-mode",
         "default",
         "--nemesis",
@@ -177,23 +196,18 @@ fn stale_default_reads_bug_is_caught_with_default_reads_and_leader_partitions() 
         "--nemesis-interval",
         "3",
     ];
-    let (caught, seen) = caught_within(dir.path(), &[1, 2, 3], &args);
-    assert!(caught, "stale-default-reads was never caught: {seen:?}");
-    let test_json = json(&dir.path().join("latest").join(store::TEST_JSON));
-    assert_eq!(test_json["args"]["node_bug"], serde_json::json!(["stale-default-reads"]));
+    control_valid_and_bug_caught(dir.path(), &faults, "stale-default-reads");
 }
 
 #[test]
-fn ack_before_commit_bug_is_caught_with_partitions_and_kills() {
+fn ack_before_commit_bug_is_caught_with_partitions_and_kills_control_valid() {
     require_node();
     let _lab = LAB.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = common::KillUnder(dir.path());
-    let args = [
+    let faults = [
         "--time-limit",
         "12",
-        "--node-bug",
-        "ack-before-commit",
         "--nemesis",
         "partition,kill",
         "--partitions",
@@ -201,8 +215,7 @@ fn ack_before_commit_bug_is_caught_with_partitions_and_kills() {
         "--nemesis-interval",
         "3",
     ];
-    let (caught, seen) = caught_within(dir.path(), &[1, 2, 3], &args);
-    assert!(caught, "ack-before-commit was never caught: {seen:?}");
+    control_valid_and_bug_caught(dir.path(), &faults, "ack-before-commit");
 }
 
 #[test]
@@ -223,14 +236,8 @@ fn no_fsync_bug_is_caught_by_whole_cluster_crashes_and_the_control_is_valid() {
         "--ops-per-key",
         "2000",
     ];
-    // The control: the same crashes without the bug lose nothing.
-    let (code, run_dir) = run(dir.path(), 1, &crashes);
-    let results = json(&run_dir.join(store::RESULTS_JSON));
-    assert_eq!(code, 0, "fsynced nodes lost writes: {}", results["explanation"]);
-    let schedule = json(&run_dir.join(store::TEST_JSON))["fault_schedule"].to_string();
+    control_valid_and_bug_caught(dir.path(), &crashes, "no-fsync");
+    let schedule =
+        json(&dir.path().join("latest").join(store::TEST_JSON))["fault_schedule"].to_string();
     assert!(schedule.contains("\"all\""), "kill-all kills every node: {schedule}");
-
-    let with_bug: Vec<&str> = crashes.iter().copied().chain(["--node-bug", "no-fsync"]).collect();
-    let (caught, seen) = caught_within(dir.path(), &[1, 2, 3], &with_bug);
-    assert!(caught, "no-fsync was never caught: {seen:?}");
 }
