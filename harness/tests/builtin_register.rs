@@ -7,8 +7,15 @@
 //! --workspace` and `scripts/test` build it) and, for the faulted runs, root with
 //! iproute2 and nftables (the lab). The bug runs are real runs, not fixed verdicts:
 //! timing decides whether a run hits the window a bug opens, so each scenario gets a
-//! few seeds and must be caught by at least one (the detection rates over many runs
-//! are in the issue notes).
+//! few seeds and must be caught by at least one, after a bug-free control of the same
+//! faults came out valid.
+//!
+//! Measured by hand (debug build, loaded 2-core machine, 12–15 s runs): consistent
+//! under partition+kill+pause 7/7 valid; stale reads under partitions 5/5 invalid;
+//! stale-default-reads with leader-isolating partitions 4/4 (0/2 with the mixed
+//! shapes); ack-before-commit with partition+kill 4/4; no-fsync with kill-all and
+//! 2000 ops per key 5/5 (0/5 with 100 ops per key, 0/1 with random kills); every
+//! bug-free control 8/8 valid.
 
 mod common;
 
