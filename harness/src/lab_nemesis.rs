@@ -11,7 +11,7 @@ use std::time::Duration;
 use nemesis::clock::ClockSupport;
 use nemesis::inject::{Nemesis, completion_op, invoke_op};
 use nemesis::runner::{RunHooks, run_schedule};
-use nemesis::schedule::{Action, FaultKind, Schedule, ScheduleConfig};
+use nemesis::schedule::{Action, Fault, FaultKind, Schedule, ScheduleConfig, Target};
 use nemesis::{Lab, PartitionShape};
 use serde_json::Value as Json;
 
@@ -169,6 +169,8 @@ pub fn fault_kind(name: &str) -> Option<FaultKind> {
     Some(match name {
         "partition" => FaultKind::Partition,
         "kill" => FaultKind::Kill,
+        // Drawn like `kill`, then every kill is aimed at all nodes (see `build`).
+        "kill-all" => FaultKind::Kill,
         "pause" => FaultKind::Pause,
         _ => return None,
     })
@@ -184,6 +186,18 @@ pub fn partition_shape(name: &str) -> Option<PartitionShape> {
         "primaries" => PartitionShape::Primaries,
         _ => return None,
     })
+}
+
+/// `kill-all`: a whole-cluster crash (every node SIGKILLed at once, as in a power
+/// loss), which is what exposes acknowledged writes that were never made durable.
+/// Rewriting the seeded schedule keeps it a pure function of the seed (replay).
+fn aim_kills_at_all(schedule: &mut Schedule, nodes: usize) {
+    for step in &mut schedule.steps {
+        if let Action::Start { fault: Fault::Kill { target, nodes: chosen } } = &mut step.action {
+            *target = Target::All;
+            *chosen = Some((0..nodes).collect());
+        }
+    }
 }
 
 /// What a fault schedule is made from.
@@ -228,7 +242,11 @@ pub fn schedule_for(request: &ScheduleRequest<'_>) -> Result<Schedule, String> {
         .iter()
         .map(|s| partition_shape(s.trim()).ok_or_else(|| format!("unknown partition shape {s:?}")))
         .collect::<Result<_, _>>()?;
-    Schedule::generate(config).map_err(|e| e.to_string())
+    let mut schedule = Schedule::generate(config).map_err(|e| e.to_string())?;
+    if request.faults.iter().any(|f| f == "kill-all") {
+        aim_kills_at_all(&mut schedule, request.nodes);
+    }
+    Ok(schedule)
 }
 
 /// The seeded schedule and the nemesis that plays it, checked before anything runs

@@ -114,6 +114,9 @@ pub fn print_summary(
         &format!("{} ({version}) on {} nodes", record.args.system, record.nodes.len()),
     ]);
     b.push_record(["workload", &format!("{} ({})", record.args.workload, record.checker)]);
+    if !record.args.node_bug.is_empty() {
+        b.push_record(["node bugs", &record.args.node_bug.join(",")]);
+    }
     b.push_record(["nemesis", &record.args.nemesis.join(",")]);
     b.push_record(["seed", &record.seed.to_string()]);
     if let Some(s) = summary {

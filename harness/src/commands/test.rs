@@ -27,6 +27,7 @@ use crate::runtime::{RunOptions, RunReport, SharedReport, execute};
 use crate::store::{self, RunDir, Store};
 use crate::system::{System, SystemError};
 use crate::systems::ReadMode;
+use crate::systems::builtin::{Builtin, BuiltinOptions, NODE_BUGS};
 use crate::systems::etcd::{Etcd, EtcdOptions};
 use crate::systems::memory::Memory;
 use nemesis::{Lab, LabConfig};
@@ -34,19 +35,33 @@ use nemesis::{Lab, LabConfig};
 /// Every option of a test run; recorded in `test.json`, so `replay` can repeat it.
 #[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
 pub struct TestArgs {
-    /// The system under test: `etcd` (Debian's etcd-server), `memory` (in-process,
-    /// for testing the harness itself) or `memory-stale` (the same with a stale-read
-    /// bug: a negative control that must come out invalid).
-    #[arg(long, default_value = "etcd")]
+    /// The system under test: `builtin` (faultline's own Consul-like node, built
+    /// from the workspace), `etcd` (Debian's etcd-server), `memory` (in-process, for
+    /// testing the harness itself) or `memory-stale` (the same with a stale-read bug:
+    /// a negative control that must come out invalid).
+    #[arg(long, default_value = "builtin")]
     pub system: String,
+    /// A bug switch every builtin node starts with (repeatable): stale-default-reads,
+    /// ack-before-commit, no-fsync, lock-no-session-check. Test fixtures: a run
+    /// with one should come out invalid.
+    #[arg(long = "node-bug")]
+    #[serde(default)]
+    pub node_bug: Vec<String>,
     /// The workload: `register`.
     #[arg(long, default_value = "register")]
     pub workload: String,
-    /// Faults, comma separated: `none`, or any of `partition`, `kill`, `pause`.
+    /// Faults, comma separated: `none`, or any of `partition`, `kill`, `kill-all`
+    /// (every node at once), `pause`.
     #[arg(long, value_delimiter = ',', default_value = "none")]
     pub nemesis: Vec<String>,
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
+    /// Register workload: about how many operations one key gets before its workers
+    /// move to a fresh key (default 100). Long-lived keys (say 2000) let a whole-
+    /// cluster crash show lost writes: a retired key is never read again.
+    #[arg(long)]
+    #[serde(default)]
+    pub ops_per_key: Option<usize>,
     /// Worker processes issuing operations.
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
@@ -63,7 +78,9 @@ pub struct TestArgs {
     /// always recorded).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How the system serves reads.
+    /// How the system serves reads: `linearizable` (alias `consistent`),
+    /// `serializable` (alias `stale`), or `default` (Consul's lease reads; builtin
+    /// only).
     #[arg(long, value_enum, default_value_t = ReadMode::Linearizable)]
     pub read_mode: ReadMode,
     /// Where runs are stored.
@@ -134,7 +151,9 @@ pub struct TestRecord {
     pub argv: Vec<String>,
 }
 
-pub const NEMESES: [&str; 4] = ["none", "partition", "kill", "pause"];
+/// `kill-all` kills every node at once (a whole-cluster crash) instead of a random
+/// subset.
+pub const NEMESES: [&str; 5] = ["none", "partition", "kill", "kill-all", "pause"];
 
 /// Checks the options that need no system; 254 on any problem.
 pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
@@ -174,6 +193,25 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
     if !["auto", "loopback", "lab"].contains(&args.host.as_str()) {
         return bad(format!("unknown host {:?} (known: auto, loopback, lab)", args.host));
     }
+    if !["builtin", "etcd", "memory", "memory-stale"].contains(&args.system.as_str()) {
+        return bad(format!(
+            "unknown system {:?} (known: builtin, etcd, memory, memory-stale)",
+            args.system
+        ));
+    }
+    if !args.node_bug.is_empty() && args.system != "builtin" {
+        return bad(format!("--node-bug is for the builtin system, not {}", args.system));
+    }
+    if let Some(b) = args.node_bug.iter().find(|b| !NODE_BUGS.contains(&b.as_str())) {
+        return bad(format!("unknown node bug {b:?} (known: {})", NODE_BUGS.join(", ")));
+    }
+    if args.read_mode == ReadMode::Default && args.system != "builtin" {
+        return bad(format!(
+            "--read-mode default is Consul's lease read (builtin only); {} has linearizable \
+             and serializable",
+            args.system
+        ));
+    }
     let mut faults: Vec<String> = Vec::new();
     for n in &args.nemesis {
         let n = n.trim();
@@ -183,6 +221,9 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
         if n != "none" && !faults.iter().any(|f| f == n) {
             faults.push(n.to_string());
         }
+    }
+    if faults.iter().any(|f| f == "kill") && faults.iter().any(|f| f == "kill-all") {
+        return bad("--nemesis kill and kill-all exclude each other: pick one".into());
     }
     if !faults.is_empty() && args.system.starts_with("memory") {
         return bad(format!(
@@ -210,6 +251,25 @@ fn random_seed() -> u64 {
     z ^ (z >> 31)
 }
 
+/// The workload `args` name, with `--ops-per-key` applied to the register workload.
+fn workload(args: &TestArgs, seed: u64) -> Result<Box<dyn Workload>, Failure> {
+    match (args.workload.as_str(), args.ops_per_key) {
+        ("register", Some(ops_per_key)) => {
+            let options = workloads::register::RegisterOptions {
+                ops_per_key,
+                ..workloads::register::RegisterOptions::default()
+            };
+            workloads::register::Register::new(seed, args.concurrency, options)
+                .map(|w| Box::new(w) as Box<dyn Workload>)
+                .map_err(Failure::bad_input)
+        }
+        (other, Some(_)) => Err(Failure::bad_input(format!(
+            "--ops-per-key is for the register workload, not {other}"
+        ))),
+        _ => workloads::by_name(&args.workload, seed, args.concurrency).map_err(Failure::bad_input),
+    }
+}
+
 /// `faultline test`: returns the exit and the run directory.
 pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
     let nodes = args.nodes;
@@ -222,10 +282,18 @@ pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
             };
             run_with(args, move |host, dir| Etcd::new(options, host, dir.to_path_buf()))
         }
+        "builtin" => {
+            let options = BuiltinOptions {
+                read_mode: args.read_mode,
+                bugs: args.node_bug.clone(),
+                ..BuiltinOptions::default()
+            };
+            run_with(args, move |host, dir| Builtin::new(options, host, dir.to_path_buf()))
+        }
         "memory" => run_with(args, move |_, _| Ok(Memory::new(nodes))),
         "memory-stale" => run_with(args, move |_, _| Ok(Memory::with_stale_reads(nodes))),
         other => Err(Failure::bad_input(format!(
-            "unknown system {other:?} (known: etcd, memory, memory-stale)"
+            "unknown system {other:?} (known: builtin, etcd, memory, memory-stale)"
         ))),
     }
 }
@@ -240,8 +308,7 @@ pub fn run_with<S: System>(
 ) -> Result<(Exit, PathBuf), Failure> {
     let faults = validate(&args)?;
     let seed = args.seed.unwrap_or_else(random_seed);
-    let workload =
-        workloads::by_name(&args.workload, seed, args.concurrency).map_err(Failure::bad_input)?;
+    let workload = workload(&args, seed)?;
     let store = Store::new(&args.store);
     let swept = store.sweep_leftovers();
     for line in &swept {

@@ -59,6 +59,8 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         ops_per_worker: None,
         seed: Some(1),
         read_mode: ReadMode::Linearizable,
+        node_bug: vec![],
+        ops_per_key: None,
         store: store.to_path_buf(),
         name: None,
         op_timeout_ms: 2000,
