@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::linearizability::LinearizabilityAnomaly;
 
 /// Jepsen's `:valid?`: `true`, `false` or `:unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Valid,
@@ -32,12 +32,28 @@ impl Verdict {
         }
     }
 
+    /// The verdict of several checks; no checks at all is `unknown` (an unchecked
+    /// run is never green).
+    pub fn of_all(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        verdicts.into_iter().reduce(Verdict::merge).unwrap_or(Verdict::Unknown)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Valid => "valid",
             Verdict::Invalid => "invalid",
             Verdict::Unknown => "unknown",
         }
+    }
+
+    /// Reads `valid` / `invalid` / `unknown`, and Jepsen's `true` / `false`.
+    pub fn parse(text: &str) -> Option<Verdict> {
+        Some(match text.trim().trim_start_matches(':') {
+            "valid" | "true" | "ok" => Verdict::Valid,
+            "invalid" | "false" => Verdict::Invalid,
+            "unknown" => Verdict::Unknown,
+            _ => return None,
+        })
     }
 }
 

@@ -18,26 +18,9 @@ use history::{History, Linted, OpKind, Pair, Value};
 use serde::Serialize;
 use workloads::CheckerSpec;
 
-use crate::exit::{Exit, Failure};
+use crate::exit::Failure;
 
-/// Jepsen's three-valued verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Valid,
-    Invalid,
-    Unknown,
-}
-
-impl Verdict {
-    pub fn exit(self) -> Exit {
-        match self {
-            Verdict::Valid => Exit::Valid,
-            Verdict::Invalid => Exit::Invalid,
-            Verdict::Unknown => Exit::Unknown,
-        }
-    }
-}
+pub use checkers::Verdict;
 
 /// Outcomes of one function (`read`, `write`, `cas`).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -193,14 +176,6 @@ fn sub_history(linted: &Linted, pairs: &[Pair]) -> History {
     h
 }
 
-fn verdict_of(v: checkers::Verdict) -> Verdict {
-    match v {
-        checkers::Verdict::Valid => Verdict::Valid,
-        checkers::Verdict::Invalid => Verdict::Invalid,
-        checkers::Verdict::Unknown => Verdict::Unknown,
-    }
-}
-
 /// Runs the workload's checker and sets the verdict and explanation of `analysis`.
 /// A history the model cannot read is unusable input (254).
 pub fn judge(
@@ -236,7 +211,7 @@ pub fn judge(
         }
     }
     analysis.check_seconds = started.elapsed().as_secs_f64();
-    analysis.verdict = verdict_of(verdict);
+    analysis.verdict = verdict;
     let keys = |v: checkers::Verdict| {
         analysis.not_valid.iter().filter(|k| k.outcome.verdict == v).collect::<Vec<_>>()
     };

@@ -19,6 +19,15 @@ impl Exit {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The exit of a verdict: 0, 1 or 2.
+    pub fn of(verdict: checkers::Verdict) -> Exit {
+        match verdict {
+            checkers::Verdict::Valid => Exit::Valid,
+            checkers::Verdict::Invalid => Exit::Invalid,
+            checkers::Verdict::Unknown => Exit::Unknown,
+        }
+    }
 }
 
 /// Why a command could not produce a verdict.

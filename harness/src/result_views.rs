@@ -8,16 +8,8 @@ use checkers::{Anomaly, Outcome};
 use history::{Linted, Value};
 use results::{CheckView, LinView, Verdict};
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::Analysis;
 use crate::exit::Exit;
-
-pub fn verdict(v: checkers::Verdict) -> Verdict {
-    match v {
-        checkers::Verdict::Valid => Verdict::Valid,
-        checkers::Verdict::Invalid => Verdict::Invalid,
-        checkers::Verdict::Unknown => Verdict::Unknown,
-    }
-}
 
 /// One checker's outcome as the report shows it. `name` is the checker's
 /// (`linearizable cas-register`). The explanation is the checker's paragraph when
@@ -38,12 +30,7 @@ pub fn check_view(name: &str, outcome: &Outcome) -> CheckView {
             key: a.key.clone(),
         },
     });
-    CheckView {
-        name: name.to_string(),
-        verdict: verdict(outcome.verdict),
-        explanation,
-        linearization,
-    }
+    CheckView { name: name.to_string(), verdict: outcome.verdict, explanation, linearization }
 }
 
 /// The checks of a run as the report and JUnit show them: the workload's checker
@@ -67,11 +54,7 @@ pub fn run_checks(
         Some(a) => {
             let mut main = CheckView {
                 name: format!("linearizable {}", a.checker),
-                verdict: verdict(match a.verdict {
-                    analysis::Verdict::Valid => checkers::Verdict::Valid,
-                    analysis::Verdict::Invalid => checkers::Verdict::Invalid,
-                    analysis::Verdict::Unknown => checkers::Verdict::Unknown,
-                }),
+                verdict: a.verdict,
                 explanation: a.explanation.clone(),
                 linearization: None,
             };

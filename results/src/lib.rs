@@ -40,4 +40,4 @@ pub mod view;
 
 pub use report::{ReportOptions, render_html};
 pub use run_dir::{LoadedRun, RunDirError, regenerate, write_outputs};
-pub use view::{CheckView, LinView, RunView, Verdict};
+pub use view::{CheckView, LinView, RunView, Verdict, verdict_of};

@@ -43,7 +43,7 @@ impl Cell {
     /// `None` for a crashed cell.
     pub fn verdict(&self) -> Option<Verdict> {
         match &self.outcome {
-            CellOutcome::Checked { checks, .. } => Some(Verdict::of_all(checks)),
+            CellOutcome::Checked { checks, .. } => Some(crate::view::verdict_of(checks)),
             CellOutcome::Crashed { .. } => None,
         }
     }
@@ -73,7 +73,7 @@ pub fn table(cells: &[Cell]) -> String {
     for c in cells {
         let (verdict, detail) = match &c.outcome {
             CellOutcome::Checked { run_dir, checks } => (
-                Verdict::of_all(checks).name().to_string(),
+                crate::view::verdict_of(checks).name().to_string(),
                 run_dir.as_ref().map_or_else(String::new, |d| d.display().to_string()),
             ),
             CellOutcome::Crashed { message, .. } => {

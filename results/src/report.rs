@@ -13,7 +13,7 @@ use crate::linview;
 use crate::plots;
 use crate::summary::TestSummary;
 use crate::timeline;
-use crate::view::{RunView, Verdict};
+use crate::view::RunView;
 
 /// What the report needs beyond the run itself.
 #[derive(Debug, Clone, Default)]
@@ -71,7 +71,7 @@ const SCRIPT: &str = r#"
 pub fn render_html(run: &RunView, options: &ReportOptions) -> String {
     let iv = Intervals::from_history(&run.history);
     let summary = TestSummary::from_test(&run.test, options.run_dir.as_deref());
-    let verdict = Verdict::of_all(&run.checks);
+    let verdict = crate::view::verdict_of(&run.checks);
     let title = summary.name.clone().unwrap_or_else(|| "faultline run".into());
     let breaking = run.checks.iter().find_map(|c| c.linearization.as_ref().map(|l| l.breaking_op));
 

@@ -71,7 +71,7 @@ pub fn list_runs(store: &Path) -> Vec<RunEntry> {
             } else if checks.is_empty() {
                 Some(Verdict::Unknown)
             } else {
-                Some(Verdict::of_all(&checks))
+                Some(crate::view::verdict_of(&checks))
             };
             runs.push(RunEntry {
                 test: test.file_name().to_string_lossy().into_owned(),

@@ -15,55 +15,12 @@ pub struct RunView {
     pub checks: Vec<CheckView>,
 }
 
-/// Jepsen's `:valid?`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Valid,
-    Invalid,
-    Unknown,
-}
+/// Jepsen's three-valued verdict, the checkers' own type.
+pub use checkers::Verdict;
 
-impl Verdict {
-    /// Invalid beats unknown beats valid.
-    pub fn merge(self, other: Verdict) -> Verdict {
-        use Verdict::*;
-        match (self, other) {
-            (Invalid, _) | (_, Invalid) => Invalid,
-            (Unknown, _) | (_, Unknown) => Unknown,
-            _ => Valid,
-        }
-    }
-
-    /// The verdict of several checks; no checks at all is `unknown` (an unchecked
-    /// run is never green).
-    pub fn of_all<'a>(checks: impl IntoIterator<Item = &'a CheckView>) -> Verdict {
-        checks.into_iter().map(|c| c.verdict).reduce(Verdict::merge).unwrap_or(Verdict::Unknown)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::Invalid => "invalid",
-            Verdict::Unknown => "unknown",
-        }
-    }
-
-    /// Reads `valid` / `invalid` / `unknown`, and Jepsen's `true` / `false`.
-    pub fn parse(text: &str) -> Option<Verdict> {
-        Some(match text.trim().trim_start_matches(':') {
-            "valid" | "true" | "ok" => Verdict::Valid,
-            "invalid" | "false" => Verdict::Invalid,
-            "unknown" => Verdict::Unknown,
-            _ => return None,
-        })
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+/// The verdict of several checks; none at all is `unknown`.
+pub fn verdict_of(checks: &[CheckView]) -> Verdict {
+    Verdict::of_all(checks.iter().map(|c| c.verdict))
 }
 
 /// One checker's answer.

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::analysis;
 use crate::commands::run_results::{RunSummary, print_summary, write_results};
 use crate::commands::test::TestRecord;
-use crate::exit::{CmdResult, Failure};
+use crate::exit::{CmdResult, Exit, Failure};
 use crate::store::{self, RunDir};
 
 /// Reads `test.json` of a run directory (254 when it is not one).
@@ -47,7 +47,7 @@ pub fn analyze(dir: &Path) -> CmdResult {
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|j| j.get("run").cloned())
         .and_then(|r| serde_json::from_value(r).ok());
-    let exit = analysis.verdict.exit();
+    let exit = Exit::of(analysis.verdict);
     let explanation = analysis.explanation.clone();
     let run = RunDir::open(dir);
     if let Some(e) = write_results(

@@ -165,11 +165,7 @@ fn merge(results: &[FileResult]) -> Exit {
     results
         .iter()
         .map(|r| match &r.outcome {
-            Some(o) => match o.verdict {
-                Verdict::Valid => Exit::Valid,
-                Verdict::Invalid => Exit::Invalid,
-                Verdict::Unknown => Exit::Unknown,
-            },
+            Some(o) => Exit::of(o.verdict),
             None => Exit::BadInput,
         })
         .max_by_key(|&e| rank(e))

@@ -4,17 +4,7 @@
 
 use std::path::Path;
 
-use results::Verdict;
-
 use crate::exit::{CmdResult, Exit, Failure};
-
-pub fn verdict_exit(v: Verdict) -> Exit {
-    match v {
-        Verdict::Valid => Exit::Valid,
-        Verdict::Invalid => Exit::Invalid,
-        Verdict::Unknown => Exit::Unknown,
-    }
-}
 
 pub fn report(dir: &Path) -> CmdResult {
     let (run, report, junit) = results::regenerate(dir).map_err(|e| match e {
@@ -24,7 +14,7 @@ pub fn report(dir: &Path) -> CmdResult {
     for n in &run.notes {
         eprintln!("note: {n}");
     }
-    let verdict = Verdict::of_all(&run.view.checks);
+    let verdict = results::verdict_of(&run.view.checks);
     println!("{}", report.display());
     println!("{}", junit.display());
     eprintln!(
@@ -34,5 +24,5 @@ pub fn report(dir: &Path) -> CmdResult {
         run.view.checks.len(),
         run.view.history.len()
     );
-    Ok(verdict_exit(verdict))
+    Ok(Exit::of(verdict))
 }

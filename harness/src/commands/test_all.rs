@@ -13,7 +13,6 @@ use std::time::{Instant, SystemTime};
 
 use results::matrix::{self, Cell, CellOutcome, MatrixVerdict};
 
-use crate::commands::report::verdict_exit;
 use crate::exit::{CmdResult, Exit, Failure};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -196,6 +195,6 @@ pub fn test_all(args: &TestAllArgs) -> CmdResult {
     Ok(match matrix::overall(&cells) {
         MatrixVerdict::Crashed if crashed || !bad_input => Exit::Crash,
         MatrixVerdict::Crashed => Exit::BadInput,
-        MatrixVerdict::Checked(v) => verdict_exit(v),
+        MatrixVerdict::Checked(v) => Exit::of(v),
     })
 }
