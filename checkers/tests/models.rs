@@ -322,7 +322,8 @@ fn dead() -> Value {
 #[test]
 fn session_lock_dead_session_grant_is_invalid_and_refusal_valid() {
     let ops = |granted: bool| {
-        let done = if granted { Op::ok(1, "acquire", dead()) } else { Op::fail(1, "acquire", dead()) };
+        let done =
+            if granted { Op::ok(1, "acquire", dead()) } else { Op::fail(1, "acquire", dead()) };
         vec![
             Op::invoke(0, "acquire", NIL),
             Op::ok(0, "acquire", NIL),
