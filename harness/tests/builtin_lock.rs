@@ -6,8 +6,9 @@
 //!
 //! Needs `target/<profile>/faultline-node` (`cargo build -p node`; `scripts/test`
 //! builds it). Measured by hand (debug build, loaded 2-core machine, 4 s runs at 100
-//! ops/s): without the bug 6/6 valid; with it 10/10 invalid (each run makes about
-//! 35 dead-session acquires, and every one the bug grants is caught).
+//! ops/s): without the bug 6/6 valid (every dead-session acquire refused); with it
+//! 10/10 invalid (a run makes about 25-35 dead-session acquires; the bug grants the
+//! 7-15 that find the lock free, and each grant is a violation).
 
 mod common;
 

@@ -121,31 +121,40 @@ impl BuiltinClient {
             Err(e) => return Completion::fail(op, e),
         };
         let path = lock_path(&op.key);
+        // Remembered before sending: if the runtime's op timeout cancels this call, the
+        // acquire may still take effect and the release must go out with this session.
+        let fresh = !self.locks.held.contains_key(&path);
+        if fresh {
+            self.locks.held.insert(path.clone(), session.clone());
+        }
         let url = format!("{}/v1/kv/{path}?acquire={session}", self.base);
+        let refused = |locks: &mut LockState| {
+            if fresh {
+                locks.held.remove(&path);
+            }
+        };
         match self.send(self.http.put(url)).await {
             Reply::Body(body) => match body.trim() {
                 "true" => {
                     self.locks.held.insert(path, session);
                     Completion::ok(op.value.clone())
                 }
-                "false" => Completion::fail(op, Value::kw("held")),
-                other => {
-                    self.locks.held.insert(path, session);
-                    Completion::info(op, format!("unexpected reply {other:?}"))
+                "false" => {
+                    refused(&mut self.locks);
+                    Completion::fail(op, Value::kw("held"))
                 }
+                other => Completion::info(op, format!("unexpected reply {other:?}")),
             },
-            Reply::NotSent(e) => Completion::fail(op, e),
+            Reply::NotSent(e) => {
+                refused(&mut self.locks);
+                Completion::fail(op, e)
+            }
             Reply::ServerError(e) if is_invalid_session(&e) => {
+                refused(&mut self.locks);
                 Completion::fail(op, Value::kw("invalid-session"))
             }
-            Reply::ServerError(e) | Reply::Unknown(e) => {
-                self.locks.held.insert(path, session);
-                Completion::info(op, e)
-            }
-            Reply::NotFound => {
-                self.locks.held.insert(path, session);
-                Completion::info(op, "unexpected 404 to a PUT")
-            }
+            Reply::ServerError(e) | Reply::Unknown(e) => Completion::info(op, e),
+            Reply::NotFound => Completion::info(op, "unexpected 404 to a PUT"),
         }
     }
 
