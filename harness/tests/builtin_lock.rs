@@ -6,9 +6,11 @@
 //!
 //! Needs `target/<profile>/faultline-node` (`cargo build -p node`; `scripts/test`
 //! builds it). Measured by hand (debug build, loaded 2-core machine, 4 s runs at 100
-//! ops/s): without the bug 6/6 valid (every dead-session acquire refused); with it
-//! 10/10 invalid (a run makes about 25-35 dead-session acquires; the bug grants the
-//! 7-15 that find the lock free, and each grant is a violation).
+//! ops/s, two passes): without the bug 12/12 valid (every dead-session acquire
+//! refused); with it 20/20 invalid (a run makes about 25-35 dead-session acquires; the
+//! bug grants the 7-19 that find the lock free, and each grant is a violation). The
+//! plain `mutex` model, split by key, calls those same buggy histories valid: the node
+//! still gives a lock to one session at a time, so no two holders ever overlap.
 
 mod common;
 
