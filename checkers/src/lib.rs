@@ -24,7 +24,7 @@
 //! - [`linearizability`]: the search (WGL with a state cache, P-compositional,
 //!   parallel, bounded in time and memory) and the [`linearizability::Model`] trait.
 //! - [`models`]: `register`, `cas-register`, `kv`, `multi-register`, `mutex`,
-//!   `fenced-lock`, and [`models::ModelName`] to pick one by name.
+//!   `fenced-lock`, `session-lock`, and [`models::ModelName`] to pick one by name.
 //!
 //! # Errors
 //! Input a model cannot read is a [`CheckError`] naming the history line; running

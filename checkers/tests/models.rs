@@ -313,6 +313,61 @@ fn mutex_handover_and_unknown_release_are_valid() {
     assert_eq!(out.verdict, Verdict::Valid, "{}", out.explanation);
 }
 
+// ---- session-lock ----
+
+fn dead() -> Value {
+    Value::Str("dead-session".into())
+}
+
+#[test]
+fn session_lock_dead_session_grant_is_invalid_and_refusal_valid() {
+    let ops = |granted: bool| {
+        let done =
+            if granted { Op::ok(1, "acquire", dead()) } else { Op::fail(1, "acquire", dead()) };
+        vec![
+            Op::invoke(0, "acquire", NIL),
+            Op::ok(0, "acquire", NIL),
+            Op::invoke(0, "release", NIL),
+            Op::ok(0, "release", NIL),
+            Op::invoke(1, "acquire", dead()),
+            done,
+            Op::invoke(0, "acquire", NIL),
+            Op::ok(0, "acquire", NIL),
+        ]
+    };
+    let refused = check(ModelName::SessionLock, ops(false));
+    assert_eq!(refused.verdict, Verdict::Valid, "{}", refused.explanation);
+    let granted = check(ModelName::SessionLock, ops(true));
+    assert_eq!(granted.verdict, Verdict::Invalid);
+    assert!(granted.explanation.contains("destroyed session"), "{}", granted.explanation);
+}
+
+#[test]
+fn session_lock_unknown_dead_session_acquire_may_have_taken_the_lock() {
+    // A faulty service may have granted it: the release that follows is then legal.
+    let out = check(
+        ModelName::SessionLock,
+        vec![
+            Op::invoke(1, "acquire", dead()),
+            Op::info(1, "acquire", dead()),
+            Op::invoke(2, "release", NIL),
+            Op::ok(2, "release", NIL),
+        ],
+    );
+    assert_eq!(out.verdict, Verdict::Valid, "{}", out.explanation);
+    // Two live holders are still caught, as by `mutex`.
+    let two = check(
+        ModelName::SessionLock,
+        vec![
+            Op::invoke(0, "acquire", NIL),
+            Op::ok(0, "acquire", NIL),
+            Op::invoke(1, "acquire", NIL),
+            Op::ok(1, "acquire", NIL),
+        ],
+    );
+    assert_eq!(two.verdict, Verdict::Invalid);
+}
+
 // ---- fenced-lock ----
 
 #[test]

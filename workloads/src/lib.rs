@@ -6,6 +6,8 @@
 //! # Layout
 //! - [`register`]: Jepsen's linearizable register over independent keys (read,
 //!   write, cas), checked per key with the `cas-register` model.
+//! - [`lock`]: acquire / release of a few shared lock keys, some acquires sent with a
+//!   destroyed session, checked per key with the `session-lock` model.
 //!
 //! # Determinism
 //! Every worker draws its operations from its own ChaCha8 stream derived from the run
@@ -17,6 +19,7 @@
 //! # Errors
 //! [`WorkloadError`] for options that cannot make a workload.
 
+pub mod lock;
 pub mod register;
 
 use history::Value;
@@ -25,7 +28,7 @@ use history::Value;
 /// with an optional independent key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
-    /// The function: `read`, `write`, `cas`.
+    /// The function: `read`, `write`, `cas`, `acquire`, `release`.
     pub f: &'static str,
     pub key: Option<Value>,
     /// `nil` for a read, the value for a write, `[from to]` for a cas.
@@ -61,7 +64,7 @@ pub trait Workload: Send + Sync {
 /// Options that cannot make a workload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkloadError {
-    #[error("unknown workload {0:?} (known: register)")]
+    #[error("unknown workload {0:?} (known: register, lock)")]
     Unknown(String),
     #[error("{0}")]
     BadOption(String),
@@ -79,6 +82,7 @@ pub fn by_name(
             concurrency,
             register::RegisterOptions::default(),
         )?)),
+        "lock" => Ok(Box::new(lock::Lock::new(seed, concurrency, lock::LockOptions::default())?)),
         other => Err(WorkloadError::Unknown(other.to_string())),
     }
 }

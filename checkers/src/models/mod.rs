@@ -6,6 +6,7 @@ pub mod kv;
 pub mod multi_register;
 pub mod mutex;
 pub mod register;
+pub mod session_lock;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,7 @@ pub use kv::Kv;
 pub use multi_register::MultiRegister;
 pub use mutex::Mutex;
 pub use register::Register;
+pub use session_lock::SessionLock;
 
 use crate::linearizability::{Linearizable, Options};
 use crate::verdict::{CheckError, Checker};
@@ -31,16 +33,18 @@ pub enum ModelName {
     MultiRegister,
     Mutex,
     FencedLock,
+    SessionLock,
 }
 
 impl ModelName {
-    pub const ALL: [ModelName; 6] = [
+    pub const ALL: [ModelName; 7] = [
         ModelName::Register,
         ModelName::CasRegister,
         ModelName::Kv,
         ModelName::MultiRegister,
         ModelName::Mutex,
         ModelName::FencedLock,
+        ModelName::SessionLock,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +55,7 @@ impl ModelName {
             ModelName::MultiRegister => "multi-register",
             ModelName::Mutex => "mutex",
             ModelName::FencedLock => "fenced-lock",
+            ModelName::SessionLock => "session-lock",
         }
     }
 
@@ -100,6 +105,10 @@ impl ModelName {
             ModelName::FencedLock => {
                 no_initial(&initial)?;
                 Box::new(Linearizable::new(FencedLock, options))
+            }
+            ModelName::SessionLock => {
+                no_initial(&initial)?;
+                Box::new(Linearizable::new(SessionLock, options))
             }
         })
     }

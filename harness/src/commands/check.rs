@@ -25,7 +25,7 @@ pub struct CheckArgs {
     /// History files (jsonl, edn, porcupine-log).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// register, cas-register, kv, multi-register, mutex or fenced-lock.
+    /// register, cas-register, kv, multi-register, mutex, fenced-lock or session-lock.
     #[arg(long)]
     pub model: ModelName,
     /// Input format; detected from each file's content when absent.

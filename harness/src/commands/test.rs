@@ -47,7 +47,7 @@ pub struct TestArgs {
     #[arg(long = "node-bug")]
     #[serde(default)]
     pub node_bug: Vec<String>,
-    /// The workload: `register`.
+    /// The workload: `register`, or `lock` (builtin only: Consul sessions and locks).
     #[arg(long, default_value = "register")]
     pub workload: String,
     /// Faults, comma separated: `none`, or any of `partition`, `kill`, `kill-all`
@@ -200,6 +200,13 @@ pub fn validate(args: &TestArgs) -> Result<Vec<String>, Failure> {
     }
     if let Some(b) = args.node_bug.iter().find(|b| !NODE_BUGS.contains(&b.as_str())) {
         return bad(format!("unknown node bug {b:?} (known: {})", NODE_BUGS.join(", ")));
+    }
+    if args.workload == "lock" && args.system != "builtin" {
+        return bad(format!(
+            "the lock workload needs sessions and locks, which only the builtin system has \
+             a client for (not {})",
+            args.system
+        ));
     }
     if args.read_mode == ReadMode::Default && args.system != "builtin" {
         return bad(format!(

@@ -1,6 +1,6 @@
 //! The builtin system: faultline's own Consul-like node (`faultline-node`, crate
 //! `node`), the default system under test, and a register client over its Consul KV
-//! API.
+//! API (the lock workload's client is in [`super::builtin_lock`]).
 //!
 //! Each node gets its own data dir and log under the run directory and listens on its
 //! host address at Consul's port (HTTP API, Raft RPCs and gossip share it). Bug
@@ -341,6 +341,7 @@ impl System for Builtin {
             base: self.url(node),
             node: node_name(node),
             read_query,
+            locks: Default::default(),
         })
     }
 }
@@ -348,15 +349,17 @@ impl System for Builtin {
 /// A register client for one builtin node.
 pub struct BuiltinClient {
     /// Shared pool (cloning a reqwest client shares it).
-    http: reqwest::Client,
-    base: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
     node: String,
     /// The read mode's query string (`?consistent`, `""`, `?stale`).
     read_query: &'static str,
+    /// The lock workload's session and held locks (see [`super::builtin_lock`]).
+    pub(super) locks: super::builtin_lock::LockState,
 }
 
 /// What an HTTP exchange came to, before it is read as an operation outcome.
-enum Reply {
+pub(super) enum Reply {
     /// 2xx, with the body.
     Body(String),
     /// 404 (a read of an absent key).
@@ -407,7 +410,7 @@ fn parse_entry(body: &str) -> Result<(Value, u64), String> {
 }
 
 impl BuiltinClient {
-    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+    pub(super) async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) if e.is_connect() => return Reply::NotSent(format!("connect: {e}")),
@@ -509,7 +512,9 @@ impl Client for BuiltinClient {
             "read" => self.read(op).await,
             "write" => self.write(op).await,
             "cas" => self.cas(op).await,
-            other => Completion::fail(op, format!("builtin register client: unknown f {other:?}")),
+            "acquire" => self.acquire(op).await,
+            "release" => self.release(op).await,
+            other => Completion::fail(op, format!("builtin client: unknown f {other:?}")),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! benchmarking the harness itself).
 
 pub mod builtin;
+pub mod builtin_lock;
 pub mod etcd;
 pub mod memory;
 
