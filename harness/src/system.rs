@@ -187,6 +187,76 @@ impl ProcessTable {
         errors
     }
 
+    /// Waits until `probe` answers for every node. Fails early, with the end of its
+    /// log, when a node's process exits; after `timeout`, with each sick node's last
+    /// error. `what` names a node process in messages (`etcd member`).
+    pub async fn wait_healthy<F, Fut>(
+        &self,
+        what: &str,
+        log_of: impl Fn(usize) -> PathBuf,
+        timeout: Duration,
+        probe: F,
+    ) -> Result<(), SystemError>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let n = self.lock().len();
+        let deadline = std::time::Instant::now() + timeout;
+        let mut healthy = vec![false; n];
+        let mut last_error = vec![String::new(); n];
+        while healthy.iter().any(|h| !h) {
+            for node in 0..n {
+                if healthy[node] {
+                    continue;
+                }
+                if self.exited(node)? {
+                    let log = log_of(node);
+                    return Err(SystemError::Unhealthy(format!(
+                        "{what} {} exited during setup; the end of {}:\n{}",
+                        node_name(node),
+                        log.display(),
+                        log_tail(&log, 15)
+                    )));
+                }
+                match probe(node).await {
+                    Ok(()) => healthy[node] = true,
+                    Err(e) => last_error[node] = e,
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                let sick: Vec<String> = (0..n)
+                    .filter(|i| !healthy[*i])
+                    .map(|i| format!("{}: {}", node_name(i), last_error[i]))
+                    .collect();
+                return Err(SystemError::Unhealthy(format!(
+                    "{what}s not healthy after {timeout:?}: {}",
+                    sick.join("; ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Teardown: stops every node, then removes the given data directories; reports
+    /// every failure, not just the first.
+    pub fn stop_and_remove(
+        &self,
+        grace: Duration,
+        data_dirs: impl IntoIterator<Item = PathBuf>,
+    ) -> Result<(), SystemError> {
+        let mut errors: Vec<String> = self.stop_all(grace).iter().map(|e| e.to_string()).collect();
+        for dir in data_dirs {
+            if dir.exists()
+                && let Err(e) = std::fs::remove_dir_all(&dir)
+            {
+                errors.push(format!("cannot remove {}: {e}", dir.display()));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(SystemError::Other(errors.join("; "))) }
+    }
+
     fn write_pid_file(&self) {
         let Some(path) = &self.pid_file else { return };
         let procs: Vec<NodeProcess> = self

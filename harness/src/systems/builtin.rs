@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -29,7 +29,7 @@ use workloads::Invocation;
 
 use crate::client::{Client, Completion};
 use crate::node_host::{NodeHost, NodeSignal, ProcessSpec, node_name};
-use crate::system::{ProcessTable, System, SystemError, log_tail};
+use crate::system::{ProcessTable, System, SystemError};
 use crate::systems::ReadMode;
 
 /// Consul's HTTP port; the node serves its API, Raft and gossip there.
@@ -233,42 +233,14 @@ impl System for Builtin {
             })?;
             self.start(node)?;
         }
-        let deadline = Instant::now() + self.options.health_timeout;
-        let mut healthy = vec![false; self.node_count()];
-        let mut last_error = vec![String::new(); self.node_count()];
-        while healthy.iter().any(|h| !h) {
-            for node in 0..self.node_count() {
-                if healthy[node] {
-                    continue;
-                }
-                if self.procs.exited(node)? {
-                    let log = self.log_file(node);
-                    return Err(SystemError::Unhealthy(format!(
-                        "faultline-node {} exited during setup; the end of {}:\n{}",
-                        node_name(node),
-                        log.display(),
-                        log_tail(&log, 15)
-                    )));
-                }
-                match self.probe(node).await {
-                    Ok(()) => healthy[node] = true,
-                    Err(e) => last_error[node] = e,
-                }
-            }
-            if Instant::now() > deadline {
-                let sick: Vec<String> = (0..self.node_count())
-                    .filter(|n| !healthy[*n])
-                    .map(|n| format!("{}: {}", node_name(n), last_error[n]))
-                    .collect();
-                return Err(SystemError::Unhealthy(format!(
-                    "the builtin cluster is not healthy after {:?}: {}",
-                    self.options.health_timeout,
-                    sick.join("; ")
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
+        self.procs
+            .wait_healthy(
+                "faultline-node",
+                |n| self.log_file(n),
+                self.options.health_timeout,
+                |n| self.probe(n),
+            )
+            .await
     }
 
     fn start(&self, node: usize) -> Result<(), SystemError> {
@@ -289,19 +261,12 @@ impl System for Builtin {
     }
 
     fn teardown(&self) -> Result<(), SystemError> {
-        let mut errors: Vec<String> =
-            self.procs.stop_all(self.options.stop_grace).iter().map(|e| e.to_string()).collect();
-        if self.options.remove_data {
-            for node in 0..self.node_count() {
-                let dir = self.data_dir(node);
-                if dir.exists()
-                    && let Err(e) = std::fs::remove_dir_all(&dir)
-                {
-                    errors.push(format!("cannot remove {}: {e}", dir.display()));
-                }
-            }
-        }
-        if errors.is_empty() { Ok(()) } else { Err(SystemError::Other(errors.join("; "))) }
+        let dirs = if self.options.remove_data {
+            (0..self.node_count()).map(|n| self.data_dir(n)).collect()
+        } else {
+            Vec::new()
+        };
+        self.procs.stop_and_remove(self.options.stop_grace, dirs)
     }
 
     fn data_dir(&self, node: usize) -> PathBuf {
