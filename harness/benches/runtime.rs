@@ -1,25 +1,24 @@
 //! The generator runtime alone: how many operations per second go through the
-//! generator (the register workload's per-worker streams), the client calls and the
-//! recorder (indices, times, JSON Lines to a file), with 100 workers and an
-//! in-process no-op system whose client answers `ok` at once.
+//! generator (the register workload's per-worker streams), the workload's mapping of
+//! each operation onto the client's KV API, the client calls and the recorder
+//! (indices, times, JSON Lines to a file), with 100 workers and an in-process no-op
+//! system whose client answers at once.
 //!
 //! Jepsen's generator does about 20,000 ops/s; the goal here is at least 200,000.
 //! Run with `cargo bench -p harness --bench runtime`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use harness::client::{Client, Completion};
 use harness::runtime::control::Stats;
 use harness::runtime::nemesis_hook::NoNemesis;
 use harness::runtime::progress::RunLog;
 use harness::runtime::recorder::Recorder;
 use harness::runtime::{RunOptions, RunReport, execute};
 use harness::system::{System, SystemError};
-use workloads::Invocation;
+use workloads::api::{BoxFuture, CallError, Client, Kv};
 use workloads::register::{Register, RegisterOptions};
 
 const WORKERS: usize = 100;
@@ -27,68 +26,62 @@ const OPS_PER_WORKER: u64 = 2_000;
 
 struct Noop;
 
+/// Answers every call at once: reads find nothing, writes and cas succeed.
 struct NoopClient;
 
 impl Client for NoopClient {
     fn node(&self) -> &str {
         "n1"
     }
+    fn kv(&mut self) -> Option<&mut dyn Kv> {
+        Some(self)
+    }
+}
 
-    async fn invoke(&mut self, op: &Invocation) -> Completion {
-        Completion::ok(black_box(op.value.clone()))
+impl Kv for NoopClient {
+    fn get<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, CallError>> {
+        black_box(key);
+        Box::pin(async { Ok(None) })
+    }
+    fn put<'a>(&'a mut self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), CallError>> {
+        black_box((key, value));
+        Box::pin(async { Ok(()) })
+    }
+    fn cas<'a>(
+        &'a mut self,
+        key: &'a str,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        black_box((key, from, to));
+        Box::pin(async { Ok(true) })
     }
 }
 
 impl System for Noop {
-    type Client = NoopClient;
-    fn name(&self) -> &'static str {
-        "noop"
-    }
-    fn node_count(&self) -> usize {
-        1
-    }
-    fn check_installed(&self) -> Result<String, SystemError> {
+    fn version(&self) -> Result<String, SystemError> {
         Ok("noop".into())
     }
-    async fn setup(&self) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn start(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn kill(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn pause(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn resume(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
+    fn setup(&self) -> BoxFuture<'_, Result<(), SystemError>> {
+        Box::pin(async { Ok(()) })
     }
     fn teardown(&self) -> Result<(), SystemError> {
         Ok(())
     }
-    fn data_dir(&self, _: usize) -> PathBuf {
-        PathBuf::new()
-    }
-    fn log_files(&self, _: usize) -> Vec<PathBuf> {
-        Vec::new()
-    }
-    async fn leader(&self) -> Option<usize> {
-        Some(0)
-    }
-    fn client(&self, _: usize) -> Result<NoopClient, SystemError> {
-        Ok(NoopClient)
+    fn client(&self, _: usize) -> Result<Box<dyn Client>, SystemError> {
+        Ok(Box::new(NoopClient))
     }
 }
 
 fn runtime_throughput(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let dir = tempfile::tempdir().expect("tempdir");
-    let system = Arc::new(Noop);
-    let workload = Register::new(1, WORKERS, RegisterOptions::default()).expect("workload");
+    let system: Arc<dyn System> = Arc::new(Noop);
+    let workload =
+        Arc::new(Register::new(1, WORKERS, RegisterOptions::default()).expect("workload"));
     let log = RunLog::open(None, false).expect("log");
     let options = RunOptions {
+        nodes: 1,
         concurrency: WORKERS,
         rate: None,
         time_limit: Duration::from_secs(600),
@@ -114,7 +107,7 @@ fn runtime_throughput(c: &mut Criterion) {
                 let start = Instant::now();
                 rt.block_on(execute(
                     system.clone(),
-                    &workload,
+                    workload.clone(),
                     &mut NoNemesis,
                     recorder.clone(),
                     Arc::new(Stats::default()),

@@ -26,7 +26,7 @@ pub enum Command {
     History(HistoryCmd),
     /// Run a test: start the system, drive the workload with faults, record the
     /// history, tear down, judge.
-    Test(Box<commands::test::TestArgs>),
+    Test(Box<crate::options::TestArgs>),
     /// Judge a run's recorded history again (also one whose harness was killed).
     Analyze {
         /// The run directory (`store/<test>/<timestamp>` or `store/latest`).
@@ -55,6 +55,13 @@ pub enum Command {
     },
     /// Check histories for linearizability against a model.
     Check(commands::check::CheckArgs),
+    /// What a run can be made of: systems, workloads, nemeses, checkers and bug
+    /// switches, each with what it supports or needs.
+    List {
+        /// Print the listing as JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
     /// A lab of network namespaces to bring up by hand, break and remove.
     Lab {
         /// The lab to act on (its prefix, see `lab status`); optional when only one
@@ -128,6 +135,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Report { run_dir } => commands::report::report(&run_dir),
         Command::Serve { store, port, bind } => commands::serve::serve(&store, bind, port),
         Command::Check(args) => commands::check::run(&args),
+        Command::List { json } => {
+            commands::list::list(&crate::controller::Registry::default(), json)
+        }
         Command::Lab { lab, cmd } => commands::lab_cli::run(lab.as_deref(), cmd),
     }
 }

@@ -1,53 +1,111 @@
-//! The `Client` trait: one connection to one node, turning abstract operations into
-//! API calls and every outcome into `ok`, `fail` or `info`.
+//! The client side every HTTP system shares: one pooled HTTP client, and [`Reply`],
+//! what an exchange came to before a system reads it as an operation's outcome.
 //!
-//! The rule that keeps histories honest (Jepsen's): `fail` only when the operation
-//! *certainly* did not take effect (the request never left, or the server said so in a
-//! way that rules it out). Anything else after the request may have been sent (a
-//! timeout, a lost connection, an ambiguous server error) is `info`: the operation
-//! may take effect at any time later, or never. The runtime adds its own rule on top:
-//! an operation that does not complete within the op timeout is `info` too.
+//! The rule that keeps histories honest (Jepsen's) is put into types in two steps.
+//! Here, an exchange is one of three things: the server answered (with a status and
+//! a body), the request was never sent (connection refused: certainly no effect), or
+//! it was sent and no usable answer came back (timeout, reset, garbage: unknown).
+//! Then each system's API methods read an answer with one `match` per operation and
+//! return a value or a [`CallError`]: `Refused` only when the operation *certainly*
+//! did not take effect, `Unknown` for anything that may have. The workload turns
+//! those into `ok`, `fail` and `info` (see [`workloads::api`]).
 
-use std::future::Future;
+use std::time::Duration;
 
-use history::{OpKind, Value};
-use workloads::Invocation;
+pub use workloads::api::{CallError, Client, Completion};
 
-/// How one operation ended.
+use crate::system::SystemError;
+
+/// What an HTTP exchange came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completion {
-    /// `Ok`, `Fail` or `Info` (never `Invoke`).
-    pub kind: OpKind,
-    /// For `ok`: what the operation returned (the value read; the value written).
-    /// For `fail` / `info`: the invocation's value, as Jepsen records it.
-    pub value: Value,
-    /// Why it failed or is unknown.
-    pub error: Option<Value>,
+pub enum Reply {
+    /// The server answered, with any status.
+    Answer { status: u16, body: String },
+    /// The request was never sent (connection refused): certainly no effect.
+    NotSent(String),
+    /// Sent, but no usable answer (timeout, reset): the outcome is unknown.
+    Lost(String),
 }
 
-impl Completion {
-    pub fn ok(value: Value) -> Completion {
-        Completion { kind: OpKind::Ok, value, error: None }
+impl Reply {
+    /// `HTTP 500: No cluster leader`, for error values.
+    pub fn describe(&self) -> String {
+        match self {
+            Reply::Answer { status, body } => format!("HTTP {status}: {}", body.trim()),
+            Reply::NotSent(e) => format!("not sent: {e}"),
+            Reply::Lost(e) => e.clone(),
+        }
     }
 
-    /// It certainly did not happen.
-    pub fn fail(op: &Invocation, error: impl Into<Value>) -> Completion {
-        Completion { kind: OpKind::Fail, value: op.value.clone(), error: Some(error.into()) }
+    /// For a request with no effect (a read): any failure is `Refused`, except a
+    /// lost reply, which stays `Unknown` (as the runtime's own timeout does).
+    pub fn read_error(&self) -> CallError {
+        match self {
+            Reply::Lost(e) => CallError::unknown(e.clone()),
+            other => CallError::refused(other.describe()),
+        }
     }
 
-    /// It may or may not have happened.
-    pub fn info(op: &Invocation, error: impl Into<Value>) -> Completion {
-        Completion { kind: OpKind::Info, value: op.value.clone(), error: Some(error.into()) }
+    /// For a request that may change state: only a request that never left is
+    /// `Refused`; any answer the caller did not recognise may have come after the
+    /// change was made (a 5xx from a deposed leader, a timeout inside the server).
+    pub fn write_error(&self) -> CallError {
+        match self {
+            Reply::NotSent(e) => CallError::refused(format!("not sent: {e}")),
+            other => CallError::unknown(other.describe()),
+        }
     }
 }
 
-/// A client bound to one node. A worker owns one client; calls never overlap.
-pub trait Client: Send + 'static {
-    /// The node this client talks to (`n2`), recorded on every completion.
-    fn node(&self) -> &str;
+/// Sends a request and reads the whole answer.
+pub async fn exchange(req: reqwest::RequestBuilder) -> Reply {
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return Reply::NotSent(format!("connect: {e}")),
+        Err(e) if e.is_timeout() => return Reply::Lost("timeout".into()),
+        Err(e) => return Reply::Lost(e.to_string()),
+    };
+    let status = resp.status().as_u16();
+    match resp.text().await {
+        Ok(body) => Reply::Answer { status, body },
+        Err(e) => Reply::Lost(format!("reading the reply: {e}")),
+    }
+}
 
-    /// Performs one operation. Must map every outcome to a [`Completion`]; it never
-    /// panics on anything the network or the server does. Cancelling the future
-    /// (the runtime's op timeout) must be safe.
-    fn invoke(&mut self, op: &Invocation) -> impl Future<Output = Completion> + Send;
+/// The pooled HTTP client a system shares between all its clients (cloning a
+/// reqwest client shares the pool). No TLS: every node is on loopback or in the
+/// run's own namespaces.
+pub fn http_client() -> Result<reqwest::Client, SystemError> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| SystemError::Other(format!("cannot build the HTTP client: {e}")))
+}
+
+/// A probe's GET or POST: `Ok` for a 2xx (or an `also_ok` status), else the reason.
+pub async fn probe(req: reqwest::RequestBuilder, also_ok: Option<u16>) -> Result<(), String> {
+    match exchange(req.timeout(Duration::from_secs(1))).await {
+        Reply::Answer { status, .. } if (200..300).contains(&status) => Ok(()),
+        Reply::Answer { status, .. } if Some(status) == also_ok => Ok(()),
+        other => Err(other.describe()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_classify_failures_the_jepsen_way() {
+        let refused = Reply::NotSent("connection refused".into());
+        let lost = Reply::Lost("timeout".into());
+        let error = Reply::Answer { status: 500, body: "No cluster leader\n".into() };
+        assert!(matches!(refused.read_error(), CallError::Refused(_)));
+        assert!(matches!(error.read_error(), CallError::Refused(_)));
+        assert!(matches!(lost.read_error(), CallError::Unknown(_)));
+        assert!(matches!(refused.write_error(), CallError::Refused(_)));
+        assert!(matches!(error.write_error(), CallError::Unknown(_)));
+        assert!(matches!(lost.write_error(), CallError::Unknown(_)));
+        assert_eq!(error.describe(), "HTTP 500: No cluster leader");
+    }
 }

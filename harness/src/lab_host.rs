@@ -1,47 +1,55 @@
 //! The node-host seam on the nemesis lab: node `i` runs in its own network namespace
-//! at `198.18.0.(i+1)`, spawned and signalled through the lab (which records every
-//! process in its on-disk marker, so a crashed run's processes are swept by the
-//! next lab). Clients reach the nodes from the lab's switch namespace: the run's
+//! at `198.18.0.(i+1)`, started, signalled and restarted through the lab (which
+//! records every process in its on-disk marker, so a crashed run's processes are
+//! swept by the next lab). Clients reach the nodes from the lab's switch namespace: the run's
 //! tokio threads enter it when they start ([`runtime_in_switch`]) and
 //! the controlling thread enters it for the run ([`SwitchGuard`]).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nemesis::{Lab, ProcHandle};
 use nix::sched::{CloneFlags, setns};
 
-use crate::node_host::{
-    HostError, NodeHost, NodeSignal, ProcessSpec, open_log, pid_alive, signal_pid,
-};
+use crate::node_host::{HostError, NodeHost, ProcessSpec, open_log};
 
-/// Nodes in a lab.
+/// Nodes in a lab. The lab itself is the process registry (it records every process
+/// in its on-disk marker and restarts one with the same spec); this host only keeps
+/// the handle of each node's process.
 pub struct LabHost {
     lab: Lab,
-    /// The pid each spawn returned, to its lab handle (which stays valid across the
-    /// nemesis's restarts, whose pids differ).
-    handles: Mutex<HashMap<u32, ProcHandle>>,
+    handles: Mutex<Vec<Option<ProcHandle>>>,
 }
 
 impl LabHost {
     pub fn new(lab: Lab) -> LabHost {
-        LabHost { lab, handles: Mutex::new(HashMap::new()) }
+        let handles = Mutex::new(vec![None; lab.node_count()]);
+        LabHost { lab, handles }
     }
 
     pub fn lab(&self) -> &Lab {
         &self.lab
     }
 
-    fn handle(&self, pid: u32) -> Option<ProcHandle> {
-        self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(&pid).copied()
+    fn handle(&self, node: usize) -> Option<ProcHandle> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(node).copied().flatten()
     }
-}
 
-fn lab_error(pid: u32, signal: NodeSignal, e: nemesis::NemesisError) -> HostError {
-    HostError::Lab(format!("pid {pid}: {signal:?}: {e}"))
+    fn on(
+        &self,
+        node: usize,
+        verb: &str,
+        f: impl FnOnce(&Lab, ProcHandle) -> nemesis::Result<bool>,
+    ) -> Result<bool, HostError> {
+        match self.handle(node) {
+            Some(h) => {
+                f(&self.lab, h).map_err(|e| HostError::Lab(format!("{verb} n{}: {e}", node + 1)))
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 impl NodeHost for LabHost {
@@ -57,49 +65,49 @@ impl NodeHost for LabHost {
         IpAddr::V4(nemesis::lab::node_addr(node))
     }
 
-    fn spawn(&self, node: usize, spec: &ProcessSpec) -> Result<u32, HostError> {
-        drop(open_log(node, &spec.log)?); // creates its folder; the lab appends to it
-        let program = spec.program.display().to_string();
-        let mut lab_spec = nemesis::ProcessSpec::new(program.clone(), &[]).log(spec.log.clone());
-        lab_spec.args = spec.args.clone();
-        lab_spec.env = spec.env.clone();
+    fn start(&self, node: usize, spec: ProcessSpec) -> Result<u32, HostError> {
+        if let Some(pid) = self.pid(node) {
+            return Ok(pid);
+        }
+        if let Some(log) = &spec.log {
+            drop(open_log(node, log)?); // creates its folder; the lab appends to it
+        }
+        let program = spec.program.clone();
         let spawn_err = |e: String| HostError::Spawn {
             node: node + 1,
             program: program.clone(),
             source: std::io::Error::other(e),
         };
-        let handle = self.lab.spawn_in(node, lab_spec).map_err(|e| spawn_err(e.to_string()))?;
-        let pid = self.lab.pid(handle).ok_or_else(|| spawn_err("exited at once".into()))?;
-        self.handles.lock().unwrap_or_else(|p| p.into_inner()).insert(pid, handle);
-        Ok(pid)
+        let handle = self.lab.spawn_in(node, spec).map_err(|e| spawn_err(e.to_string()))?;
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())[node] = Some(handle);
+        self.lab.pid(handle).ok_or_else(|| spawn_err("exited at once".into()))
     }
 
-    fn signal(&self, pid: u32, signal: NodeSignal) -> Result<(), HostError> {
-        let Some(h) = self.handle(pid) else { return signal_pid(pid, signal) };
-        let result = match signal {
-            NodeSignal::Kill => self.lab.kill(h),
-            NodeSignal::Term => self.lab.stop(h, Duration::from_secs(1)),
-            NodeSignal::Stop => self.lab.pause(h),
-            NodeSignal::Cont => self.lab.resume(h),
-        };
-        result.map(|_| ()).map_err(|e| lab_error(pid, signal, e))
+    fn pid(&self, node: usize) -> Option<u32> {
+        self.lab.pid(self.handle(node)?)
     }
 
-    fn wait_exit(&self, pid: u32, timeout: Duration) -> Result<bool, HostError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let gone = match self.handle(pid) {
-                Some(h) => self.lab.pid(h).is_none(),
-                None => !pid_alive(pid),
-            };
-            if gone {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::thread::sleep(Duration::from_millis(10));
+    fn kill(&self, node: usize) -> Result<bool, HostError> {
+        self.on(node, "kill", |lab, h| lab.kill(h))
+    }
+
+    fn pause(&self, node: usize) -> Result<bool, HostError> {
+        self.on(node, "pause", |lab, h| lab.pause(h))
+    }
+
+    fn resume(&self, node: usize) -> Result<bool, HostError> {
+        self.on(node, "resume", |lab, h| lab.resume(h))
+    }
+
+    fn stop(&self, node: usize, grace: Duration) -> Result<bool, HostError> {
+        self.on(node, "stop", |lab, h| lab.stop(h, grace))
+    }
+
+    fn restart(&self, node: usize) -> Result<bool, HostError> {
+        if self.pid(node).is_some() {
+            return Ok(false);
         }
+        self.on(node, "restart", |lab, h| lab.restart(h))
     }
 }
 

@@ -20,13 +20,13 @@ use crate::runtime::nemesis_hook::{BoxFuture, NemesisHook};
 use crate::runtime::recorder::Recorder;
 use crate::system::System;
 
-pub struct LabNemesis<S: System> {
+pub struct LabNemesis<S: System + ?Sized> {
     nemesis: Arc<Nemesis>,
     schedule: Arc<Schedule>,
     system: Arc<S>,
 }
 
-impl<S: System> LabNemesis<S> {
+impl<S: System + ?Sized> LabNemesis<S> {
     pub fn new(nemesis: Nemesis, schedule: Schedule, system: Arc<S>) -> Self {
         LabNemesis { nemesis: Arc::new(nemesis), schedule: Arc::new(schedule), system }
     }
@@ -41,7 +41,7 @@ fn describe_step(op: &history::Op) -> Option<String> {
     }
 }
 
-impl<S: System> NemesisHook for LabNemesis<S> {
+impl<S: System + ?Sized> NemesisHook for LabNemesis<S> {
     fn describe(&self) -> String {
         let kinds: Vec<String> = self
             .schedule
@@ -176,6 +176,46 @@ pub fn fault_kind(name: &str) -> Option<FaultKind> {
     })
 }
 
+/// Every fault family `--nemesis` takes, with a one-line summary.
+pub fn families() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("partition", "network partitions by shape (isolate-one, halves, ring, bridge, primaries)"),
+        ("kill", "SIGKILL of some nodes, restarted at the heal"),
+        ("kill-all", "SIGKILL of every node at once (a whole-cluster crash)"),
+        ("pause", "SIGSTOP of some nodes, SIGCONT at the heal"),
+    ]
+}
+
+/// The fault families `--nemesis` asks for (`none` dropped, duplicates merged), or why
+/// they cannot be played together.
+pub fn requested(names: &[String]) -> Result<Vec<String>, String> {
+    let known = ["partition", "kill", "kill-all", "pause"];
+    let mut faults: Vec<String> = Vec::new();
+    for n in names.iter().map(|n| n.trim()) {
+        if n != "none" && fault_kind(n).is_none() {
+            return Err(format!("unknown nemesis {n:?} (known: none, {})", known.join(", ")));
+        }
+        if n != "none" && !faults.iter().any(|f| f == n) {
+            faults.push(n.to_string());
+        }
+    }
+    if faults.iter().any(|f| f == "kill") && faults.iter().any(|f| f == "kill-all") {
+        return Err("--nemesis kill and kill-all exclude each other: pick one".into());
+    }
+    Ok(faults)
+}
+
+/// Checks every `--partitions` shape is known.
+pub fn check_shapes(shapes: &[String]) -> Result<(), String> {
+    match shapes.iter().find(|s| partition_shape(s.trim()).is_none()) {
+        None => Ok(()),
+        Some(s) => Err(format!(
+            "unknown partition shape {s:?} (known: isolate-one, random-halves, \
+             majorities-ring, bridge, primaries)"
+        )),
+    }
+}
+
 /// The partition shapes `--partitions` names.
 pub fn partition_shape(name: &str) -> Option<PartitionShape> {
     Some(match name {
@@ -251,7 +291,7 @@ pub fn schedule_for(request: &ScheduleRequest<'_>) -> Result<Schedule, String> {
 
 /// The seeded schedule and the nemesis that plays it, checked before anything runs
 /// (an unsupported fault refuses the run with a message saying why).
-pub fn build<S: System>(
+pub fn build<S: System + ?Sized>(
     lab: &Lab,
     request: &ScheduleRequest<'_>,
     system: Arc<S>,

@@ -1,29 +1,32 @@
 //! The faultline harness: the command line, the run controller, the generator
-//! runtime, and the `System` / `Client` traits with their implementations.
+//! runtime, and the systems under test.
 //!
 //! # Layout
-//! - [`cli`]: the clap definitions and dispatch.
+//! - [`cli`]: the clap definitions and dispatch; [`options`]: `faultline test`'s
+//!   options (what `test.json` records).
 //! - [`exit`]: Jepsen's exit codes.
 //! - [`commands`]: one module per subcommand family (`history`, `check`, `lab`,
-//!   `test`, `analyze`, `replay`; `report` writes `results.json` and the summary).
-//! - [`node_host`]: where nodes run (the loopback host); [`lab_host`]: the same seam
-//!   on the nemesis crate's lab (a network namespace per node).
+//!   `test`, `analyze`, `replay`, `report`, `serve`, `test-all`, `list`).
+//! - [`controller`]: one run in phases (plan, open, environment, record, run,
+//!   teardown, analyse, write), choosing from the registries it is given.
+//! - [`node_host`]: where nodes run and the one process registry of a run (the
+//!   loopback host); [`lab_host`]: the same seam on the nemesis crate's lab.
 //! - [`lab_nemesis`]: the nemesis crate's seeded fault schedule as the runtime's
 //!   nemesis hook.
-//! - [`system`] / [`client`]: the traits a system under test implements.
-//! - [`systems`]: one file per system (`etcd`, `memory`).
+//! - [`system`]: the `System` trait, `SystemDef` and capabilities; [`client`]: the
+//!   HTTP plumbing clients share (the client APIs are `workloads::api`).
+//! - [`systems`]: one file per system, and the systems registry.
 //! - [`runtime`]: workers, phases, the recorder, the nemesis seam, progress.
 //! - [`store`]: run directories, `test.json`, `results.json`, the `latest` links and
 //!   the sweep of a killed run's leftovers.
-//! - [`analysis`]: from a recorded history to a verdict (the workload's model from
-//!   the `checkers` crate, split by key).
+//! - [`analysis`]: from a recorded history to a verdict.
 //! - [`result_views`]: checker outcomes adapted to the results crate's view types.
 //!
 //! # Adding a system
-//! Implement [`system::System`] and [`client::Client`] in one file under
-//! `systems/`, spawning nodes only through the [`node_host::NodeHost`] it is given
-//! (so it runs on loopback and in the lab alike), then run it with
-//! [`commands::test::run_with`] or add its name to [`commands::test::run_test`].
+//! One file under `systems/` with a [`system::System`], its client's API
+//! implementations ([`workloads::api`]) and a [`system::SystemDef`]; one line in
+//! [`systems::ALL`]. Nodes are started only through the [`node_host::NodeHost`] it is
+//! given, so it runs on loopback and in the lab alike.
 //!
 //! # Errors
 //! Commands return [`exit::Failure`]: unusable input (254) or a harness crash (255),
@@ -34,10 +37,12 @@ pub mod analysis;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod controller;
 pub mod exit;
 pub mod lab_host;
 pub mod lab_nemesis;
 pub mod node_host;
+pub mod options;
 pub mod result_views;
 pub mod runtime;
 pub mod store;

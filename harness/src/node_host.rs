@@ -1,36 +1,31 @@
-//! Where nodes run: the node-host seam.
+//! Where nodes run: the node-host seam, and the one process registry of a run.
 //!
 //! A system under test never spawns or signals processes itself; it asks a
-//! [`NodeHost`] for the address of each node and to spawn, signal and reap node
-//! processes by pid. [`LoopbackHost`] runs every node on this machine's loopback:
-//! node `i` (1-based) listens on `127.0.N.(10+i)` (all of 127/8 is loopback on
-//! Linux), so every node uses the same ports. The nemesis lab (one network namespace
-//! per node, addresses in 198.18.0.0/15) implements the same trait, so a system runs
-//! unchanged on either.
+//! [`NodeHost`] for the address of each node and to start the node's process. The
+//! host remembers, per node, the process it runs and how it was started, so the
+//! nemesis can kill, pause, resume, stop and restart a node through the same host
+//! (by node, never by a stale pid), and teardown stops whatever runs.
+//! [`LoopbackHost`] runs every node on this machine's loopback: node `i` (1-based)
+//! listens on `127.0.N.(10+i)` (all of 127/8 is loopback on Linux), so every node
+//! uses the same ports, and it keeps a pid file so a later run can sweep the
+//! processes of a harness that was killed. The nemesis lab (one network namespace per
+//! node, addresses in 198.18.0.0/15) implements the same trait ([`crate::lab_host`]).
 
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
 
-/// A process to run as one node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessSpec {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    /// stdout and stderr are appended here (kept across restarts).
-    pub log: PathBuf,
-}
+pub use nemesis::ProcessSpec;
 
 /// The signals a host can deliver to a node process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +51,6 @@ impl NodeSignal {
     }
 }
 
-/// What went wrong on a node host.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("node n{node}: cannot start {program}: {source}")]
@@ -65,27 +59,44 @@ pub enum HostError {
     Log { node: usize, path: PathBuf, source: io::Error },
     #[error("pid {pid}: cannot send {signal:?}: {errno}")]
     Signal { pid: u32, signal: NodeSignal, errno: Errno },
-    #[error("pid {pid}: cannot wait for it: {source}")]
-    Wait { pid: u32, source: io::Error },
+    #[error("node n{node}: {message}")]
+    Node { node: usize, message: String },
     /// The nemesis lab refused or failed.
     #[error("lab: {0}")]
     Lab(String),
 }
 
-/// Where nodes run. Nodes are numbered from 0 in code and named `n1..nN` for people.
+/// Where nodes run, and what runs on them. Nodes are numbered from 0 in code and
+/// named `n1..nN` for people. Every process verb answers whether it did something
+/// (`Ok(false)`: nothing was running, or it was already in that state).
 pub trait NodeHost: Send + Sync {
     /// A short name for logs and test.json (`loopback`, `lab`).
     fn kind(&self) -> &'static str;
     fn node_count(&self) -> usize;
     /// Where node `node` listens and where clients reach it.
     fn address(&self, node: usize) -> IpAddr;
-    /// Starts a process for `node`; returns the pid of the server process itself.
-    fn spawn(&self, node: usize, spec: &ProcessSpec) -> Result<u32, HostError>;
-    /// Delivers a signal to a node process. A process that is already gone is not an
-    /// error for [`NodeSignal::Kill`] / [`NodeSignal::Term`] (it is stopped either way).
-    fn signal(&self, pid: u32, signal: NodeSignal) -> Result<(), HostError>;
-    /// Waits up to `timeout` for `pid` to exit, reaping it; `true` once it is gone.
-    fn wait_exit(&self, pid: u32, timeout: Duration) -> Result<bool, HostError>;
+    /// Starts `spec` as the node's process unless one is running, and remembers it
+    /// for [`NodeHost::restart`]. Returns the server process's own pid.
+    fn start(&self, node: usize, spec: ProcessSpec) -> Result<u32, HostError>;
+    /// The pid of the node's process while it runs (`None` once it exited or was
+    /// killed, or before it was started).
+    fn pid(&self, node: usize) -> Option<u32>;
+    /// SIGKILL, then waits until it is gone.
+    fn kill(&self, node: usize) -> Result<bool, HostError>;
+    /// SIGSTOP.
+    fn pause(&self, node: usize) -> Result<bool, HostError>;
+    /// SIGCONT.
+    fn resume(&self, node: usize) -> Result<bool, HostError>;
+    /// SIGCONT (a paused process cannot act on SIGTERM), SIGTERM, then SIGKILL after
+    /// `grace`.
+    fn stop(&self, node: usize, grace: Duration) -> Result<bool, HostError>;
+    /// Starts the node's last process again (same command, same data) unless it runs.
+    fn restart(&self, node: usize) -> Result<bool, HostError>;
+
+    /// Stops every node, collecting every error rather than stopping at the first.
+    fn stop_all(&self, grace: Duration) -> Vec<HostError> {
+        (0..self.node_count()).filter_map(|n| self.stop(n, grace).err()).collect()
+    }
 }
 
 /// The node's human name, `n1` for node 0.
@@ -93,24 +104,154 @@ pub fn node_name(node: usize) -> String {
     format!("n{}", node + 1)
 }
 
+/// One line of the pid file: enough for a later run to find and verify a leftover.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeProcess {
+    pub node: String,
+    pub pid: u32,
+    /// The process's command line, so a sweep never kills an unrelated process that
+    /// reused the pid.
+    pub marker: String,
+}
+
+/// What runs on one loopback node.
+struct Slot {
+    spec: ProcessSpec,
+    /// The running child (`None` after it was killed, stopped or reaped).
+    child: Option<Child>,
+}
+
 /// Nodes on loopback addresses `127.0.<net>.(10+i)`.
 pub struct LoopbackHost {
     nodes: usize,
     net: u8,
-    /// Children we spawned and have not reaped yet, by pid.
-    children: Mutex<HashMap<u32, Child>>,
+    slots: Mutex<Vec<Option<Slot>>>,
+    /// Rewritten on every start and exit (see the module docs).
+    pid_file: Option<PathBuf>,
 }
 
 impl LoopbackHost {
     /// `net` picks the third octet, so that concurrent runs on one machine (tests)
     /// can use disjoint addresses with the same ports. At most 200 nodes.
     pub fn new(nodes: usize, net: u8) -> LoopbackHost {
-        LoopbackHost { nodes: nodes.min(200), net, children: Mutex::new(HashMap::new()) }
+        Self::build(nodes, net, None)
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Child>> {
-        // A panic while holding this lock leaves the map usable: recover it.
-        self.children.lock().unwrap_or_else(|p| p.into_inner())
+    /// The same, keeping `pid_file` up to date.
+    pub fn with_pid_file(nodes: usize, net: u8, pid_file: PathBuf) -> LoopbackHost {
+        Self::build(nodes, net, Some(pid_file))
+    }
+
+    fn build(nodes: usize, net: u8, pid_file: Option<PathBuf>) -> LoopbackHost {
+        let nodes = nodes.min(200);
+        let slots = Mutex::new((0..nodes).map(|_| None).collect());
+        LoopbackHost { nodes, net, slots, pid_file }
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Vec<Option<Slot>>> {
+        // A panic while holding this lock leaves the table usable: recover it.
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self, node: usize) -> Result<(), HostError> {
+        if node < self.nodes {
+            Ok(())
+        } else {
+            Err(HostError::Node { node: node + 1, message: format!("of {} nodes", self.nodes) })
+        }
+    }
+
+    /// The running child's pid, reaping it when it has exited.
+    fn live_pid(slot: &mut Slot) -> Option<u32> {
+        let child = slot.child.as_mut()?;
+        match child.try_wait() {
+            Ok(None) => Some(child.id()),
+            _ => {
+                slot.child = None;
+                None
+            }
+        }
+    }
+
+    fn signal_node(&self, node: usize, sig: NodeSignal) -> Result<Option<u32>, HostError> {
+        self.check(node)?;
+        let mut slots = self.slots();
+        let Some(pid) = slots[node].as_mut().and_then(Self::live_pid) else { return Ok(None) };
+        signal_pid(pid, sig)?;
+        Ok(Some(pid))
+    }
+
+    /// Waits up to `timeout` for the node's process to exit (reaping it).
+    fn wait_gone(&self, node: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let gone = self.slots()[node].as_mut().and_then(Self::live_pid).is_none();
+            if gone {
+                self.write_pid_file();
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn spawn(&self, node: usize, spec: &ProcessSpec) -> Result<Child, HostError> {
+        let (out, err) = match &spec.log {
+            Some(path) => {
+                let log = open_log(node, path)?;
+                let log2 = log.try_clone().map_err(|source| HostError::Log {
+                    node: node + 1,
+                    path: path.clone(),
+                    source,
+                })?;
+                (Stdio::from(log), Stdio::from(log2))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v)));
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            // Its own process group: a Ctrl-C at the harness's terminal reaches the
+            // harness, which then stops the nodes in order, not the nodes directly.
+            .process_group(0)
+            .spawn()
+            .map_err(|source| HostError::Spawn {
+                node: node + 1,
+                program: spec.program.clone(),
+                source,
+            })
+    }
+
+    fn write_pid_file(&self) {
+        let Some(path) = &self.pid_file else { return };
+        let procs: Vec<NodeProcess> = self
+            .slots()
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, slot)| {
+                let slot = slot.as_mut()?;
+                let pid = Self::live_pid(slot)?;
+                let marker = std::iter::once(slot.spec.program.as_str())
+                    .chain(slot.spec.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Some(NodeProcess { node: node_name(i), pid, marker })
+            })
+            .collect();
+        if let Ok(text) = serde_json::to_string_pretty(&procs) {
+            // Write then rename: a harness killed mid-write leaves the old file whole.
+            let tmp = path.with_extension("tmp");
+            if fs::write(&tmp, text).is_ok() {
+                let _ = fs::rename(&tmp, path);
+            }
+        }
     }
 }
 
@@ -136,64 +277,81 @@ impl NodeHost for LoopbackHost {
         IpAddr::V4(Ipv4Addr::new(127, 0, self.net, 11 + node as u8))
     }
 
-    fn spawn(&self, node: usize, spec: &ProcessSpec) -> Result<u32, HostError> {
-        let log = open_log(node, &spec.log)?;
-        let log2 = log.try_clone().map_err(|source| HostError::Log {
-            node: node + 1,
-            path: spec.log.clone(),
-            source,
-        })?;
-        let child = Command::new(&spec.program)
-            .args(&spec.args)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            // Its own process group: a Ctrl-C at the harness's terminal reaches the
-            // harness, which then stops the nodes in order, not the nodes directly.
-            .process_group(0)
-            .spawn()
-            .map_err(|source| HostError::Spawn {
-                node: node + 1,
-                program: spec.program.display().to_string(),
-                source,
-            })?;
+    fn start(&self, node: usize, spec: ProcessSpec) -> Result<u32, HostError> {
+        self.check(node)?;
+        let mut slots = self.slots();
+        if let Some(pid) = slots[node].as_mut().and_then(Self::live_pid) {
+            return Ok(pid);
+        }
+        let child = self.spawn(node, &spec)?;
         let pid = child.id();
-        self.children().insert(pid, child);
+        slots[node] = Some(Slot { spec, child: Some(child) });
+        drop(slots);
+        self.write_pid_file();
         Ok(pid)
     }
 
-    fn signal(&self, pid: u32, sig: NodeSignal) -> Result<(), HostError> {
-        signal_pid(pid, sig)
+    fn pid(&self, node: usize) -> Option<u32> {
+        self.slots().get_mut(node)?.as_mut().and_then(Self::live_pid)
     }
 
-    fn wait_exit(&self, pid: u32, timeout: Duration) -> Result<bool, HostError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            {
-                let mut children = self.children();
-                match children.get_mut(&pid) {
-                    Some(child) => match child.try_wait() {
-                        Ok(Some(_)) => {
-                            children.remove(&pid);
-                            return Ok(true);
-                        }
-                        Ok(None) => {}
-                        Err(source) => return Err(HostError::Wait { pid, source }),
-                    },
-                    // Not our child (or already reaped): ask the kernel.
-                    None => {
-                        if !pid_alive(pid) {
-                            return Ok(true);
-                        }
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
+    fn kill(&self, node: usize) -> Result<bool, HostError> {
+        if self.signal_node(node, NodeSignal::Kill)?.is_none() {
+            return Ok(false);
+        }
+        if !self.wait_gone(node, Duration::from_secs(5)) {
+            return Err(HostError::Node {
+                node: node + 1,
+                message: "survived SIGKILL for 5 s".into(),
+            });
+        }
+        Ok(true)
+    }
+
+    fn pause(&self, node: usize) -> Result<bool, HostError> {
+        Ok(self.signal_node(node, NodeSignal::Stop)?.is_some())
+    }
+
+    fn resume(&self, node: usize) -> Result<bool, HostError> {
+        Ok(self.signal_node(node, NodeSignal::Cont)?.is_some())
+    }
+
+    fn stop(&self, node: usize, grace: Duration) -> Result<bool, HostError> {
+        if self.signal_node(node, NodeSignal::Cont)?.is_none() {
+            return Ok(false);
+        }
+        self.signal_node(node, NodeSignal::Term)?;
+        if !self.wait_gone(node, grace) {
+            return self.kill(node);
+        }
+        Ok(true)
+    }
+
+    fn restart(&self, node: usize) -> Result<bool, HostError> {
+        self.check(node)?;
+        let spec = {
+            let mut slots = self.slots();
+            let Some(slot) = slots[node].as_mut() else { return Ok(false) };
+            if Self::live_pid(slot).is_some() {
                 return Ok(false);
             }
-            std::thread::sleep(Duration::from_millis(10));
+            slot.spec.clone()
+        };
+        self.start(node, spec)?;
+        Ok(true)
+    }
+
+    fn stop_all(&self, grace: Duration) -> Vec<HostError> {
+        // SIGTERM all first so the graceful waits overlap.
+        for node in 0..self.nodes {
+            let _ = self.signal_node(node, NodeSignal::Cont);
+            let _ = self.signal_node(node, NodeSignal::Term);
         }
+        let errors = (0..self.nodes).filter_map(|n| self.stop(n, grace).err()).collect();
+        if let Some(path) = &self.pid_file {
+            let _ = fs::remove_file(path);
+        }
+        errors
     }
 }
 
@@ -201,9 +359,11 @@ impl Drop for LoopbackHost {
     /// The last line of defence (a panic between start and teardown): no node process
     /// outlives its host.
     fn drop(&mut self) {
-        for (_, mut child) in self.children().drain() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for slot in self.slots().iter_mut().flatten() {
+            if let Some(mut child) = slot.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }
@@ -247,48 +407,69 @@ pub fn pid_cmdline(pid: u32) -> String {
 mod tests {
     use super::*;
 
+    fn sleeper(dir: &Path) -> ProcessSpec {
+        ProcessSpec::new("sleep", &["30"]).log(dir.join("n1/sleep.log"))
+    }
+
     #[test]
-    fn loopback_addresses_and_process_control() {
+    fn loopback_addresses_and_process_control_by_node() {
         let host = LoopbackHost::new(3, 0);
         assert_eq!(host.address(0).to_string(), "127.0.0.11");
         assert_eq!(host.address(2).to_string(), "127.0.0.13");
         let dir = tempfile::tempdir().unwrap();
-        let spec = ProcessSpec {
-            program: "sleep".into(),
-            args: vec!["30".into()],
-            env: vec![],
-            log: dir.path().join("n1/sleep.log"),
-        };
-        let pid = host.spawn(0, &spec).unwrap();
+        let pid = host.start(0, sleeper(dir.path())).unwrap();
         assert!(pid_alive(pid));
+        assert_eq!(host.pid(0), Some(pid));
+        // A second start of a running node is the same process.
+        assert_eq!(host.start(0, sleeper(dir.path())).unwrap(), pid);
         // Read the command line until it shows: never assert on a scheduling race.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !pid_cmdline(pid).contains("sleep 30") && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(pid_cmdline(pid).contains("sleep 30"), "{:?}", pid_cmdline(pid));
-        host.signal(pid, NodeSignal::Stop).unwrap();
-        host.signal(pid, NodeSignal::Cont).unwrap();
-        assert!(!host.wait_exit(pid, Duration::from_millis(50)).unwrap());
-        host.signal(pid, NodeSignal::Kill).unwrap();
-        assert!(host.wait_exit(pid, Duration::from_secs(5)).unwrap());
+        assert!(host.pause(0).unwrap());
+        assert!(host.resume(0).unwrap());
+        assert!(host.kill(0).unwrap());
         assert!(!pid_alive(pid));
-        // Killing a gone process is not an error; pausing one is.
-        host.signal(pid, NodeSignal::Kill).unwrap();
-        assert!(host.signal(pid, NodeSignal::Stop).is_err());
+        assert_eq!(host.pid(0), None);
+        // Nothing runs: the verbs say so, and are not errors.
+        assert!(!host.kill(0).unwrap());
+        assert!(!host.pause(0).unwrap());
+        assert!(!host.pause(1).unwrap(), "never started");
+        // Restart runs the same command again, under a new pid.
+        assert!(host.restart(0).unwrap());
+        let again = host.pid(0).expect("restarted");
+        assert_ne!(again, pid);
+        assert!(!host.restart(0).unwrap(), "already running");
+        assert!(host.stop(0, Duration::from_millis(500)).unwrap());
+        assert_eq!(host.pid(0), None);
+        assert!(host.kill(7).is_err(), "no node n8");
+    }
+
+    #[test]
+    fn the_pid_file_follows_the_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node-pids.json");
+        let host = LoopbackHost::with_pid_file(2, 0, file.clone());
+        let pid = host.start(1, sleeper(dir.path())).unwrap();
+        let procs: Vec<NodeProcess> =
+            serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(procs, vec![NodeProcess { node: "n2".into(), pid, marker: "sleep 30".into() }]);
+        host.kill(1).unwrap();
+        let procs: Vec<NodeProcess> =
+            serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+        assert!(procs.is_empty());
+        assert!(host.stop_all(Duration::from_millis(100)).is_empty());
+        assert!(!file.exists());
     }
 
     #[test]
     fn spawn_of_a_missing_program_names_the_node() {
         let host = LoopbackHost::new(1, 0);
         let dir = tempfile::tempdir().unwrap();
-        let spec = ProcessSpec {
-            program: "/nonexistent/etcd".into(),
-            args: vec![],
-            env: vec![],
-            log: dir.path().join("x.log"),
-        };
-        let err = host.spawn(0, &spec).unwrap_err().to_string();
+        let spec = ProcessSpec::new("/nonexistent/etcd", &[]).log(dir.path().join("x.log"));
+        let err = host.start(0, spec).unwrap_err().to_string();
         assert!(err.contains("n1") && err.contains("/nonexistent/etcd"), "{err}");
     }
 }

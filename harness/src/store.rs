@@ -4,22 +4,24 @@
 //! folder with its log. `store/<test>/latest` and `store/latest` point at the newest
 //! run.
 //!
-//! A running harness marks its run with `harness.pid` (its pid and start time); the
-//! systems keep `node-pids.json` (pid and a command-line marker per node) up to date.
+//! A running harness marks its run with `harness.pid` (its pid and start time); a
+//! loopback host keeps `node-pids.json` (pid and command line per node) up to date.
 //! A harness killed with SIGKILL leaves both behind, and its node processes running;
 //! the next run's [`Store::sweep_leftovers`] finds such runs, kills their node
 //! processes (only those whose command line still carries the run's marker, so a
 //! reused pid is never hit), removes their data dirs and the marker.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
-use crate::node_host::{NodeSignal, pid_alive, pid_cmdline, signal_pid};
-use crate::system::NodeProcess;
+use crate::node_host::{NodeProcess, NodeSignal, pid_alive, pid_cmdline, signal_pid};
+use crate::options::TestArgs;
 
 pub const HISTORY: &str = "history.jsonl";
 pub const TEST_JSON: &str = "test.json";
@@ -27,6 +29,33 @@ pub const RESULTS_JSON: &str = "results.json";
 pub const HARNESS_LOG: &str = "harness.log";
 pub const HARNESS_PID: &str = "harness.pid";
 pub const NODE_PIDS: &str = "node-pids.json";
+
+/// `test.json`: every option of the run (its seed resolved), the versions, where the
+/// nodes were, the checker and the fault schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestRecord {
+    pub name: String,
+    pub args: TestArgs,
+    pub seed: u64,
+    pub versions: BTreeMap<String, String>,
+    pub node_host: String,
+    pub nodes: BTreeMap<String, String>,
+    pub checker: String,
+    pub fault_schedule: Json,
+    pub started_at: String,
+    pub argv: Vec<String>,
+}
+
+impl TestRecord {
+    /// Reads `test.json` of a run directory (the error says what is wrong).
+    pub fn read(dir: &Path) -> Result<TestRecord, String> {
+        let path = dir.join(TEST_JSON);
+        let text = fs::read_to_string(&path).map_err(|e| {
+            format!("{}: not a run directory (cannot read {TEST_JSON}: {e})", dir.display())
+        })?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
 
 /// The root of the store.
 #[derive(Debug, Clone)]
@@ -135,9 +164,10 @@ fn sweep_run(run: &Path) -> Option<String> {
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    for p in &procs {
-        let data = Path::new(&p.marker);
-        if data.starts_with(run) && data.is_dir() {
+    // Every node's data directory (`<run>/<node>/data`): the dead run made them.
+    for node in fs::read_dir(run).into_iter().flatten().flatten() {
+        let data = node.path().join("data");
+        if node.file_type().is_ok_and(|t| t.is_dir()) && data.is_dir() {
             let _ = fs::remove_dir_all(data);
         }
     }
@@ -264,20 +294,17 @@ mod tests {
         fs::write(run.file(HARNESS_PID), r#"{"pid":4000000,"start_time":1}"#).unwrap();
         let marker_dir = run.path.join("n1/data");
         fs::create_dir_all(&marker_dir).unwrap();
-        // A "node" whose command line carries the marker, and a bystander that does not.
+        // A "node" whose command line is the marker, and a bystander that is not.
         let mut node = std::process::Command::new("sh")
             // `; true` keeps sh from exec-ing sleep in its place (dash does that for a
-            // lone command), which would drop the marker from the command line.
+            // lone command), which would change the command line.
             .args(["-c", "sleep 30; true", marker_dir.to_str().unwrap()])
             .spawn()
             .unwrap();
+        let marker = format!("sh -c sleep 30; true {}", marker_dir.display());
         let mut bystander = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let procs = vec![
-            NodeProcess {
-                node: "n1".into(),
-                pid: node.id(),
-                marker: marker_dir.display().to_string(),
-            },
+            NodeProcess { node: "n1".into(), pid: node.id(), marker },
             NodeProcess { node: "n2".into(), pid: bystander.id(), marker: "/nowhere/n2".into() },
         ];
         fs::write(run.file(NODE_PIDS), serde_json::to_string(&procs).unwrap()).unwrap();

@@ -125,9 +125,19 @@ fn builtin_is_the_default_and_records_a_complete_history() {
 fn unknown_node_bug_and_bug_on_other_system_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (args, says) in [
-        (vec!["--node-bug", "no-such-bug"], "unknown node bug \"no-such-bug\""),
-        (vec!["--system", "etcd", "--node-bug", "no-fsync"], "--node-bug is for the builtin"),
-        (vec!["--system", "etcd", "--read-mode", "default"], "builtin only"),
+        (
+            vec!["--node-bug", "no-such-bug"],
+            "the builtin system has no bug switch \"no-such-bug\" (it has: stale-default-reads,",
+        ),
+        (
+            vec!["--system", "etcd", "--node-bug", "no-fsync"],
+            "the etcd system has no bug switch \"no-fsync\" (it has: none)",
+        ),
+        (
+            vec!["--system", "etcd", "--read-mode", "default"],
+            "the etcd system cannot serve --read-mode default (it serves: linearizable, serializable)",
+        ),
+        (vec!["--system", "nosuch"], "unknown system \"nosuch\" (known: builtin, etcd,"),
         (vec!["--nemesis", "kill,kill-all"], "exclude each other"),
     ] {
         let out = Command::new(FAULTLINE)

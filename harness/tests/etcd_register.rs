@@ -7,9 +7,12 @@ mod common;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use harness::exit::Exit;
+use harness::node_host::{LoopbackHost, NodeHost};
 use harness::store;
-use harness::system::System;
+use harness::system::{NodeEnv, System};
 use harness::systems::etcd::{Etcd, EtcdOptions};
 use history::{OpKind, Value};
 
@@ -70,25 +73,27 @@ fn etcd_register_without_faults_records_a_complete_history() {
 #[test]
 fn missing_etcd_says_what_to_install() {
     let dir = tempfile::tempdir().unwrap();
-    let host = std::sync::Arc::new(harness::node_host::LoopbackHost::new(1, 105));
+    let host = Arc::new(LoopbackHost::new(1, 105));
     let options = EtcdOptions { binary: "/nonexistent/etcd".into(), ..EtcdOptions::default() };
-    let etcd = Etcd::new(options, host, dir.path().to_path_buf()).unwrap();
-    let err = etcd.check_installed().unwrap_err().to_string();
+    let env = NodeEnv { host, run_dir: dir.path().to_path_buf() };
+    let etcd = Etcd::new(options, env).unwrap();
+    let err = etcd.version().unwrap_err().to_string();
     assert!(err.contains("apt-get install etcd-server"), "{err}");
 }
 
 #[test]
-fn leader_is_found_and_kill_pause_restart_work() {
+fn leader_is_found_and_kill_pause_restart_through_the_host_work() {
     common::require_etcd();
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = common::KillUnder(dir.path());
-    let host = std::sync::Arc::new(harness::node_host::LoopbackHost::new(3, 106));
-    let etcd = Etcd::new(EtcdOptions::default(), host, dir.path().to_path_buf()).unwrap();
+    let host = Arc::new(LoopbackHost::new(3, 106));
+    let env = NodeEnv { host: host.clone(), run_dir: dir.path().to_path_buf() };
+    let etcd = Etcd::new(EtcdOptions::default(), env).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         etcd.setup().await.expect("cluster up");
         let leader = etcd.leader().await.expect("a leader");
-        etcd.pause(leader).unwrap();
+        assert!(host.pause(leader).unwrap());
         // The others elect a new leader (election timeout 500 ms).
         let mut other = None;
         for _ in 0..100 {
@@ -99,16 +104,16 @@ fn leader_is_found_and_kill_pause_restart_work() {
             }
         }
         assert!(other.is_some(), "a new leader while n{} is paused", leader + 1);
-        etcd.resume(leader).unwrap();
-        etcd.kill(leader).unwrap();
-        etcd.start(leader).unwrap();
+        assert!(host.resume(leader).unwrap());
+        assert!(host.kill(leader).unwrap());
+        assert_eq!(host.pid(leader), None);
+        assert!(host.restart(leader).unwrap());
         // The restarted member serves linearizable reads again.
         let mut client = etcd.client(leader).unwrap();
-        let read = workloads::Invocation { f: "read", key: Some(Value::Int(1)), value: Value::Nil };
+        let kv = client.kv().expect("etcd offers kv");
         let mut ok = false;
         for _ in 0..100 {
-            use harness::client::Client;
-            if client.invoke(&read).await.kind == OpKind::Ok {
+            if kv.get("k1").await.is_ok() {
                 ok = true;
                 break;
             }

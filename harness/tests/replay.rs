@@ -8,17 +8,16 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::client::{Client, Completion};
 use harness::commands::replay::{compare_generated, generated_ops};
 use harness::runtime::control::Stats;
 use harness::runtime::nemesis_hook::NoNemesis;
 use harness::runtime::progress::RunLog;
 use harness::runtime::recorder::Recorder;
 use harness::runtime::{RunOptions, execute};
-use harness::system::System;
+use harness::system::{System, SystemError};
 use harness::systems::memory::{Memory, MemoryClient};
 use history::OpKind;
-use workloads::Invocation;
+use workloads::api::{BoxFuture, CallError, Client, Kv};
 
 const FAULTLINE: &str = env!("CARGO_BIN_EXE_faultline");
 
@@ -33,67 +32,72 @@ fn clock_noise() -> u64 {
         as u64
 }
 
+/// Sleeps a little; `Err` (unknown outcome) now and then.
+async fn jitter() -> Result<(), CallError> {
+    tokio::time::sleep(Duration::from_micros(clock_noise() % 3000)).await;
+    if clock_noise().is_multiple_of(7) {
+        return Err(CallError::unknown("jitter"));
+    }
+    Ok(())
+}
+
 impl Client for JitteryClient {
     fn node(&self) -> &str {
         self.0.node()
     }
-    async fn invoke(&mut self, op: &Invocation) -> Completion {
-        tokio::time::sleep(Duration::from_micros(clock_noise() % 3000)).await;
-        if clock_noise().is_multiple_of(7) {
-            return Completion::info(op, "jitter");
-        }
-        self.0.invoke(op).await
+    fn kv(&mut self) -> Option<&mut dyn Kv> {
+        Some(self)
+    }
+}
+
+impl Kv for JitteryClient {
+    fn get<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, CallError>> {
+        Box::pin(async move {
+            jitter().await?;
+            self.0.get(key).await
+        })
+    }
+    fn put<'a>(&'a mut self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(async move {
+            jitter().await?;
+            self.0.put(key, value).await
+        })
+    }
+    fn cas<'a>(
+        &'a mut self,
+        key: &'a str,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(async move {
+            jitter().await?;
+            self.0.cas(key, from, to).await
+        })
     }
 }
 
 impl System for Jittery {
-    type Client = JitteryClient;
-    fn name(&self) -> &'static str {
-        "jittery"
-    }
-    fn node_count(&self) -> usize {
-        self.0.node_count()
-    }
-    fn check_installed(&self) -> Result<String, harness::system::SystemError> {
+    fn version(&self) -> Result<String, SystemError> {
         Ok("jittery".into())
     }
-    async fn setup(&self) -> Result<(), harness::system::SystemError> {
+    fn setup(&self) -> BoxFuture<'_, Result<(), SystemError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn teardown(&self) -> Result<(), SystemError> {
         Ok(())
     }
-    fn start(&self, n: usize) -> Result<(), harness::system::SystemError> {
-        self.0.start(n)
-    }
-    fn kill(&self, n: usize) -> Result<(), harness::system::SystemError> {
-        self.0.kill(n)
-    }
-    fn pause(&self, n: usize) -> Result<(), harness::system::SystemError> {
-        self.0.pause(n)
-    }
-    fn resume(&self, n: usize) -> Result<(), harness::system::SystemError> {
-        self.0.resume(n)
-    }
-    fn teardown(&self) -> Result<(), harness::system::SystemError> {
-        Ok(())
-    }
-    fn data_dir(&self, n: usize) -> std::path::PathBuf {
-        self.0.data_dir(n)
-    }
-    fn log_files(&self, n: usize) -> Vec<std::path::PathBuf> {
-        self.0.log_files(n)
-    }
-    async fn leader(&self) -> Option<usize> {
-        Some(0)
-    }
-    fn client(&self, n: usize) -> Result<JitteryClient, harness::system::SystemError> {
-        Ok(JitteryClient(self.0.client(n)?))
+    fn client(&self, n: usize) -> Result<Box<dyn Client>, SystemError> {
+        Ok(Box::new(JitteryClient(self.0.memory_client(n))))
     }
 }
 
 fn jittery_run(dir: &std::path::Path, name: &str, seed: u64) -> std::path::PathBuf {
     let path = dir.join(name);
-    let workload = workloads::register::Register::new(seed, 8, Default::default()).unwrap();
+    let workload =
+        Arc::new(workloads::register::Register::new(seed, 8, Default::default()).unwrap());
     let recorder = Recorder::create(&path).unwrap();
     let options = RunOptions {
+        nodes: 3,
         concurrency: 8,
         rate: None,
         time_limit: Duration::from_millis(700),
@@ -109,7 +113,7 @@ fn jittery_run(dir: &std::path::Path, name: &str, seed: u64) -> std::path::PathB
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(execute(
         Arc::new(Jittery(Memory::new(3))),
-        &workload,
+        workload,
         &mut NoNemesis,
         recorder.clone(),
         Arc::new(Stats::default()),

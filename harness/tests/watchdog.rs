@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::client::{Client, Completion};
 use harness::runtime::control::Stats;
 use harness::runtime::nemesis_hook::NoNemesis;
 use harness::runtime::progress::RunLog;
@@ -15,7 +14,7 @@ use harness::runtime::{RunOptions, RunReport, execute};
 use harness::system::{System, SystemError};
 use harness::systems::memory::{Memory, MemoryClient};
 use history::{OpKind, Process, Value};
-use workloads::Invocation;
+use workloads::api::{BoxFuture, CallError, Client, Kv};
 use workloads::register::Register;
 
 /// Writes never return; setup never finishes when `stuck_setup`.
@@ -30,57 +29,46 @@ impl Client for StuckClient {
     fn node(&self) -> &str {
         self.0.node()
     }
-    async fn invoke(&mut self, op: &Invocation) -> Completion {
-        if op.f == "write" {
-            std::future::pending::<()>().await;
-        }
-        self.0.invoke(op).await
+    fn kv(&mut self) -> Option<&mut dyn Kv> {
+        Some(self)
+    }
+}
+
+impl Kv for StuckClient {
+    fn get<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, CallError>> {
+        self.0.get(key)
+    }
+    fn put<'a>(&'a mut self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(std::future::pending())
+    }
+    fn cas<'a>(
+        &'a mut self,
+        key: &'a str,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        self.0.cas(key, from, to)
     }
 }
 
 impl System for Stuck {
-    type Client = StuckClient;
-    fn name(&self) -> &'static str {
-        "stuck"
-    }
-    fn node_count(&self) -> usize {
-        1
-    }
-    fn check_installed(&self) -> Result<String, SystemError> {
+    fn version(&self) -> Result<String, SystemError> {
         Ok("stuck".into())
     }
-    async fn setup(&self) -> Result<(), SystemError> {
-        if self.stuck_setup {
-            std::future::pending::<()>().await;
-        }
-        Ok(())
-    }
-    fn start(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn kill(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn pause(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
-    }
-    fn resume(&self, _: usize) -> Result<(), SystemError> {
-        Ok(())
+    fn setup(&self) -> BoxFuture<'_, Result<(), SystemError>> {
+        let stuck = self.stuck_setup;
+        Box::pin(async move {
+            if stuck {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        })
     }
     fn teardown(&self) -> Result<(), SystemError> {
         Ok(())
     }
-    fn data_dir(&self, _: usize) -> PathBuf {
-        PathBuf::new()
-    }
-    fn log_files(&self, _: usize) -> Vec<PathBuf> {
-        Vec::new()
-    }
-    async fn leader(&self) -> Option<usize> {
-        None
-    }
-    fn client(&self, n: usize) -> Result<StuckClient, SystemError> {
-        Ok(StuckClient(self.inner.client(n)?))
+    fn client(&self, n: usize) -> Result<Box<dyn Client>, SystemError> {
+        Ok(Box::new(StuckClient(self.inner.memory_client(n))))
     }
 }
 
@@ -89,6 +77,7 @@ fn run(stuck_setup: bool) -> (RunReport, PathBuf, tempfile::TempDir) {
     let path = dir.path().join("history.jsonl");
     let recorder = Recorder::create(&path).unwrap();
     let options = RunOptions {
+        nodes: 1,
         concurrency: 4,
         rate: Some(400.0),
         time_limit: Duration::from_millis(1500),
@@ -105,7 +94,7 @@ fn run(stuck_setup: bool) -> (RunReport, PathBuf, tempfile::TempDir) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(execute(
         Arc::new(Stuck { inner: Memory::new(1), stuck_setup }),
-        &Register::new(3, 4, Default::default()).unwrap(),
+        Arc::new(Register::new(3, 4, Default::default()).unwrap()),
         &mut NoNemesis,
         recorder.clone(),
         Arc::new(Stats::default()),

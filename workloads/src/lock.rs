@@ -17,7 +17,26 @@ use history::Value;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use crate::{CheckerSpec, Invocation, OpStream, Workload, WorkloadError};
+use crate::api::{Api, BoxFuture, Client, Completion, Holder};
+use crate::{Invocation, OpStream, Workload, WorkloadDef, WorkloadError, WorkloadOptions};
+
+/// The lock workload in the registry.
+pub static WORKLOAD: WorkloadDef = WorkloadDef {
+    name: "lock",
+    summary: "acquire / release of shared session locks, some acquires with a lost session",
+    needs: &[Api::Locks],
+    checker: "session-lock",
+    make,
+};
+
+fn make(options: &WorkloadOptions) -> Result<Box<dyn Workload>, WorkloadError> {
+    if options.ops_per_key.is_some() {
+        return Err(WorkloadError::BadOption(
+            "--ops-per-key is for workloads over rotating keys; lock keeps its keys".into(),
+        ));
+    }
+    Ok(Box::new(Lock::new(options.seed, options.concurrency, LockOptions::default())?))
+}
 
 /// The value of an acquire that must be sent with a freshly destroyed session.
 pub const DEAD_SESSION: &str = "dead-session";
@@ -57,10 +76,6 @@ impl Lock {
 }
 
 impl Workload for Lock {
-    fn name(&self) -> &'static str {
-        "lock"
-    }
-
     fn stream(&self, worker: usize) -> Box<dyn OpStream> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         // One ChaCha stream per worker: independent of every other worker's draws.
@@ -68,8 +83,43 @@ impl Workload for Lock {
         Box::new(LockStream { rng, options: self.options.clone(), holding: None })
     }
 
-    fn checker(&self) -> CheckerSpec {
-        CheckerSpec { model: "session-lock", split_by_key: true }
+    fn invoke<'a>(
+        &'a self,
+        op: &'a Invocation,
+        client: &'a mut dyn Client,
+    ) -> BoxFuture<'a, Completion> {
+        Box::pin(perform(op, client))
+    }
+}
+
+/// The lock's name in the store: `lock/<key>`.
+fn lock_name(key: &Option<Value>) -> String {
+    match key {
+        Some(Value::Str(s)) => format!("lock/{s}"),
+        Some(other) => format!("lock/{other}"),
+        None => "lock/default".to_string(),
+    }
+}
+
+/// One lock operation through the client's [`crate::api::Locks`] API: an acquire is
+/// `ok` when granted and `fail` (`:held`) when someone else holds the lock; a release
+/// is `ok` when it released and `fail` (`:not-held`) when this client held nothing.
+async fn perform(op: &Invocation, client: &mut dyn Client) -> Completion {
+    let Some(locks) = client.locks() else { return Completion::missing(op, Api::Locks) };
+    let lock = lock_name(&op.key);
+    let (outcome, refusal) = match op.f {
+        "acquire" => {
+            let dead = matches!(&op.value, Value::Str(s) if s == DEAD_SESSION);
+            let holder = if dead { Holder::Lost } else { Holder::Live };
+            (locks.acquire(&lock, holder).await, "held")
+        }
+        "release" => (locks.release(&lock).await, "not-held"),
+        other => return Completion::fail(op, format!("lock: unknown f {other:?}")),
+    };
+    match outcome {
+        Ok(true) => Completion::ok(op.value.clone()),
+        Ok(false) => Completion::fail(op, Value::kw(refusal)),
+        Err(e) => Completion::of_error(op, e),
     }
 }
 
@@ -135,6 +185,12 @@ mod tests {
         assert_ne!(a, take(&mut *w.stream(2), 300));
         let other = Lock::new(8, 5, LockOptions::default()).unwrap();
         assert_ne!(a, take(&mut *other.stream(1), 300));
+    }
+
+    #[test]
+    fn lock_names() {
+        assert_eq!(lock_name(&Some(Value::Int(2))), "lock/2");
+        assert_eq!(lock_name(&None), "lock/default");
     }
 
     #[test]

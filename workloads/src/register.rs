@@ -19,7 +19,29 @@ use history::Value;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use crate::{CheckerSpec, Invocation, OpStream, Workload, WorkloadError};
+use crate::api::{Api, BoxFuture, Client, Completion};
+use crate::{
+    Invocation, OpStream, Workload, WorkloadDef, WorkloadError, WorkloadOptions, key_text,
+    parse_value, value_text,
+};
+
+/// The register workload in the registry.
+pub static WORKLOAD: WorkloadDef = WorkloadDef {
+    name: "register",
+    summary: "Jepsen's linearizable register: read, write and cas over rotating \
+              independent keys",
+    needs: &[Api::Kv],
+    checker: "cas-register",
+    make,
+};
+
+fn make(options: &WorkloadOptions) -> Result<Box<dyn Workload>, WorkloadError> {
+    let mut register = RegisterOptions::default();
+    if let Some(n) = options.ops_per_key {
+        register.ops_per_key = n;
+    }
+    Ok(Box::new(Register::new(options.seed, options.concurrency, register)?))
+}
 
 /// Tuning of the register workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +110,44 @@ impl Register {
 }
 
 impl Workload for Register {
-    fn name(&self) -> &'static str {
-        "register"
-    }
-
     fn stream(&self, worker: usize) -> Box<dyn OpStream> {
         Box::new(self.register_stream(worker))
     }
 
-    fn checker(&self) -> CheckerSpec {
-        CheckerSpec { model: "cas-register", split_by_key: true }
+    fn invoke<'a>(
+        &'a self,
+        op: &'a Invocation,
+        client: &'a mut dyn Client,
+    ) -> BoxFuture<'a, Completion> {
+        Box::pin(perform(op, client))
+    }
+}
+
+/// One register operation through the client's [`crate::api::Kv`] API: a read returns
+/// the value (nil when absent), a write the value written, a cas `[from to]`
+/// succeeds (`ok`) or finds another value (`fail`, `:mismatch`).
+async fn perform(op: &Invocation, client: &mut dyn Client) -> Completion {
+    let Some(kv) = client.kv() else { return Completion::missing(op, Api::Kv) };
+    let key = key_text(&op.key, "register");
+    let outcome = match op.f {
+        "read" => kv.get(&key).await.map(|v| v.as_deref().map_or(Value::Nil, parse_value)),
+        "write" => kv.put(&key, &value_text(&op.value)).await.map(|()| op.value.clone()),
+        "cas" => {
+            let Some([from, to]) = op.value.as_list().and_then(|l| <&[Value; 2]>::try_from(l).ok())
+            else {
+                return Completion::fail(op, format!("cas needs [from to], got {}", op.value));
+            };
+            match kv.cas(&key, &value_text(from), &value_text(to)).await {
+                Ok(true) => Ok(op.value.clone()),
+                Ok(false) => return Completion::fail(op, Value::kw("mismatch")),
+                Err(e) => Err(e),
+            }
+        }
+        other => return Completion::fail(op, format!("register: unknown f {other:?}")),
+    };
+    match outcome {
+        Ok(value) => Completion::ok(value),
+        Err(e) => Completion::of_error(op, e),
     }
 }
 

@@ -6,29 +6,19 @@ use std::path::Path;
 
 use crate::analysis;
 use crate::commands::run_results::{RunSummary, print_summary, write_results};
-use crate::commands::test::TestRecord;
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::store::{self, RunDir};
+use crate::store::{self, RunDir, TestRecord};
 
 /// Reads `test.json` of a run directory (254 when it is not one).
 pub fn read_record(dir: &Path) -> Result<TestRecord, Failure> {
-    let path = dir.join(store::TEST_JSON);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Failure::bad_input(format!(
-            "{}: not a run directory (cannot read {}: {e})",
-            dir.display(),
-            store::TEST_JSON
-        ))
-    })?;
-    serde_json::from_str(&text).map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))
+    TestRecord::read(dir).map_err(Failure::bad_input)
 }
 
 pub fn analyze(dir: &Path) -> CmdResult {
     let record = read_record(dir)?;
-    let workload = workloads::by_name(&record.args.workload, record.seed, record.args.concurrency)
-        .map_err(|e| {
-            Failure::bad_input(format!("{}: {e}", dir.join(store::TEST_JSON).display()))
-        })?;
+    let workload = workloads::by_name(&record.args.workload).map_err(|e| {
+        Failure::bad_input(format!("{}: {e}", dir.join(store::TEST_JSON).display()))
+    })?;
     let history = dir.join(store::HISTORY);
     if !history.exists() {
         return Err(Failure::bad_input(format!(
@@ -37,7 +27,7 @@ pub fn analyze(dir: &Path) -> CmdResult {
             store::HISTORY
         )));
     }
-    let analysis = analysis::analyze_file(&history, &workload.checker())?;
+    let analysis = analysis::analyze_file(&history, &workload.checker_spec())?;
     for w in &analysis.warnings {
         eprintln!("warning: {}: {w}", history.display());
     }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod history;
 pub mod lab;
 pub mod lab_cli;
+pub mod list;
 pub mod replay;
 pub mod report;
 pub mod run_results;

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use history::{OpKind, Process, Value};
 
 use crate::commands::analyze::read_record;
-use crate::commands::test::{TestArgs, run_test};
+use crate::controller::run_test;
 use crate::exit::{CmdResult, Failure};
+use crate::options::TestArgs;
 use crate::runtime::worker::FINAL_PHASE;
 use crate::store::{self, RunDir};
 

@@ -36,7 +36,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use workloads::Workload;
 
-use crate::client::Client;
 use crate::runtime::control::{Stats, Stop};
 use crate::runtime::nemesis_hook::NemesisHook;
 use crate::runtime::progress::RunLog;
@@ -47,6 +46,8 @@ use crate::system::System;
 /// How a run goes.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// The system's nodes: worker `w` talks to node `w mod nodes`.
+    pub nodes: usize,
     pub concurrency: usize,
     /// Target operations per second over all workers (`None`: as fast as possible).
     pub rate: Option<f64>,
@@ -122,9 +123,9 @@ impl Phases<'_> {
 
 /// Runs the phases. Never tears the system down (the caller does, always).
 #[allow(clippy::too_many_arguments)]
-pub async fn execute<S: System>(
-    system: Arc<S>,
-    workload: &dyn Workload,
+pub async fn execute(
+    system: Arc<dyn System>,
+    workload: Arc<dyn Workload>,
     nemesis: &mut dyn NemesisHook,
     recorder: Recorder,
     stats: Arc<Stats>,
@@ -143,7 +144,7 @@ pub async fn execute<S: System>(
             return update(&report, |r| r.setup_error = Some(msg));
         }
     }
-    let nodes = system.node_count().max(1);
+    let nodes = options.nodes.max(1);
     let mut states = Vec::with_capacity(options.concurrency);
     for w in 0..options.concurrency {
         match system.client(w % nodes) {
@@ -156,6 +157,7 @@ pub async fn execute<S: System>(
     }
     let stop = Arc::new(Stop::default());
     let ctx = Arc::new(WorkerCtx {
+        workload,
         recorder: recorder.clone(),
         stats: stats.clone(),
         stop: stop.clone(),
@@ -216,12 +218,12 @@ pub async fn execute<S: System>(
 }
 
 /// The main phase's workers, with the stop timer and the watchdog.
-async fn run_main<C: Client>(
-    states: Vec<WorkerState<C>>,
+async fn run_main(
+    states: Vec<WorkerState>,
     ctx: &Arc<WorkerCtx>,
     options: &RunOptions,
     report: &SharedReport,
-) -> Vec<WorkerState<C>> {
+) -> Vec<WorkerState> {
     let mut set = JoinSet::new();
     for state in states {
         set.spawn(state.main_loop(ctx.clone()));

@@ -9,9 +9,9 @@ use std::time::Duration;
 use history::{Op, OpKind, Process, Value};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use workloads::{Invocation, OpStream};
+use workloads::api::{Client, Completion};
+use workloads::{Invocation, OpStream, Workload};
 
-use crate::client::{Client, Completion};
 use crate::runtime::control::{Stats, Stop};
 use crate::runtime::recorder::Recorder;
 
@@ -21,6 +21,8 @@ pub const FINAL_PHASE: &str = "final";
 
 /// What every worker shares.
 pub struct WorkerCtx {
+    /// Carries out each operation through the worker's client.
+    pub workload: Arc<dyn Workload>,
     pub recorder: Recorder,
     pub stats: Arc<Stats>,
     pub stop: Arc<Stop>,
@@ -34,10 +36,10 @@ pub struct WorkerCtx {
 
 /// One worker's own things; handed back when the main phase ends so the final phase
 /// can continue with the same process, client and stream.
-pub struct WorkerState<C> {
+pub struct WorkerState {
     pub worker: usize,
     pub process: u64,
-    pub client: C,
+    pub client: Box<dyn Client>,
     pub stream: Box<dyn OpStream>,
     /// Draws the pauses between operations: a separate stream, so timing never
     /// shifts which operations are drawn.
@@ -45,8 +47,13 @@ pub struct WorkerState<C> {
     pub issued: u64,
 }
 
-impl<C: Client> WorkerState<C> {
-    pub fn new(worker: usize, client: C, stream: Box<dyn OpStream>, seed: u64) -> Self {
+impl WorkerState {
+    pub fn new(
+        worker: usize,
+        client: Box<dyn Client>,
+        stream: Box<dyn OpStream>,
+        seed: u64,
+    ) -> Self {
         let mut timing = ChaCha8Rng::seed_from_u64(seed ^ 0x7469_6d69_6e67); // "timing"
         timing.set_stream(worker as u64);
         WorkerState { worker, process: worker as u64, client, stream, timing, issued: 0 }
@@ -62,8 +69,8 @@ impl<C: Client> WorkerState<C> {
         }
         ctx.recorder.record(invoke);
         ctx.stats.completed(OpKind::Invoke);
-        let completion = match tokio::time::timeout(ctx.op_timeout, self.client.invoke(&inv)).await
-        {
+        let call = ctx.workload.invoke(&inv, self.client.as_mut());
+        let completion = match tokio::time::timeout(ctx.op_timeout, call).await {
             Ok(c) => c,
             Err(_) => Completion::info(&inv, Value::kw("timeout")),
         };

@@ -1,10 +1,10 @@
-//! The builtin node's lock client (the `lock` workload): Consul sessions and
+//! The builtin node's [`Locks`] API (what the `lock` workload drives): Consul sessions and
 //! `PUT /v1/kv/<key>?acquire=<session>` / `?release=<session>`.
 //!
 //! Each worker keeps one session (TTL 10 s, `Behavior: release`, no lock-delay),
 //! created on first use and renewed when it is more than [`RENEW_AFTER`] old, so it
-//! never expires under a lock the history says is held. A `dead-session` acquire
-//! destroys the worker's session first and, once the node confirmed the destroy,
+//! never expires under a lock the history says is held. An acquire for a lost session
+//! ([`Holder::Lost`]) destroys the worker's session first and, once the node confirmed the destroy,
 //! acquires with it: a correct node answers 500 `invalid session` (`fail`); the
 //! `lock-no-session-check` bug grants it. The next acquire creates a fresh session.
 //!
@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use history::Value;
 use serde_json::Value as Json;
-use workloads::Invocation;
-use workloads::lock::DEAD_SESSION;
+use workloads::api::{BoxFuture, CallError, Holder, Locks};
 
-use super::builtin::{BuiltinClient, Reply};
-use crate::client::Completion;
+use super::builtin::BuiltinClient;
+use crate::client::{Reply, exchange};
 
 /// Session TTL: long against a hold (milliseconds), short enough that a crashed
 /// worker's locks come free during a run.
@@ -39,17 +38,8 @@ pub struct LockState {
     held: HashMap<String, String>,
 }
 
-fn lock_path(key: &Option<Value>) -> String {
-    match key {
-        Some(Value::Int(k)) => format!("lock/{k}"),
-        Some(Value::Str(s)) => format!("lock/{s}"),
-        Some(other) => format!("lock/{other}"),
-        None => "lock/default".to_string(),
-    }
-}
-
-fn is_invalid_session(e: &str) -> bool {
-    e.starts_with("HTTP 500") && e.contains("invalid session")
+fn is_invalid_session(reply: &Reply) -> bool {
+    matches!(reply, Reply::Answer { status: 500, body } if body.contains("invalid session"))
 }
 
 impl BuiltinClient {
@@ -60,28 +50,23 @@ impl BuiltinClient {
             if at.elapsed() < RENEW_AFTER {
                 return Ok(id.clone());
             }
+            let id = id.clone();
             let url = format!("{}/v1/session/renew/{id}", self.base);
-            match self.send(self.http.put(url)).await {
-                Reply::Body(_) => {
-                    let id = id.clone();
+            match exchange(self.http.put(url)).await {
+                Reply::Answer { status: 200, .. } => {
                     self.locks.current = Some((id.clone(), Instant::now()));
                     return Ok(id);
                 }
                 // Expired: its locks are gone with it; start over.
-                Reply::NotFound => self.locks.current = None,
-                Reply::ServerError(e) | Reply::NotSent(e) | Reply::Unknown(e) => {
-                    return Err(format!("renewing session {id}: {e}"));
-                }
+                Reply::Answer { status: 404, .. } => self.locks.current = None,
+                other => return Err(format!("renewing session {id}: {}", other.describe())),
             }
         }
         let url = format!("{}/v1/session/create", self.base);
         let body = format!(r#"{{"TTL":"{SESSION_TTL}","Behavior":"release","LockDelay":"0s"}}"#);
-        let text = match self.send(self.http.put(url).body(body)).await {
-            Reply::Body(text) => text,
-            Reply::NotFound => return Err("creating a session: 404".into()),
-            Reply::ServerError(e) | Reply::NotSent(e) | Reply::Unknown(e) => {
-                return Err(format!("creating a session: {e}"));
-            }
+        let text = match exchange(self.http.put(url).body(body)).await {
+            Reply::Answer { status: 200, body } => body,
+            other => return Err(format!("creating a session: {}", other.describe())),
         };
         let id = serde_json::from_str::<Json>(&text)
             .ok()
@@ -91,7 +76,7 @@ impl BuiltinClient {
         Ok(id)
     }
 
-    /// Destroys the worker's session (`dead-session`): returns its id once the node
+    /// Destroys the worker's session (a lost session): returns its id once the node
     /// confirmed the destroy.
     async fn lose_session(&mut self) -> Result<String, String> {
         let id = self.session().await?;
@@ -102,85 +87,81 @@ impl BuiltinClient {
         // Forget it first: a cancelled destroy leaves no session we would reuse.
         self.locks.current = None;
         let url = format!("{}/v1/session/destroy/{id}", self.base);
-        match self.send(self.http.put(url)).await {
-            Reply::Body(b) if b.trim() == "true" => Ok(id),
-            Reply::Body(b) => Err(format!("destroying session {id}: unexpected reply {b:?}")),
-            Reply::NotFound => Err(format!("destroying session {id}: 404")),
-            Reply::ServerError(e) | Reply::NotSent(e) | Reply::Unknown(e) => {
-                Err(format!("destroying session {id}: {e}"))
-            }
+        match exchange(self.http.put(url)).await {
+            Reply::Answer { status: 200, body } if body.trim() == "true" => Ok(id),
+            other => Err(format!("destroying session {id}: {}", other.describe())),
         }
     }
 
-    pub(super) async fn acquire(&mut self, op: &Invocation) -> Completion {
-        let dead = matches!(&op.value, Value::Str(s) if s == DEAD_SESSION);
-        let session = if dead { self.lose_session().await } else { self.session().await };
-        let session = match session {
-            Ok(s) => s,
-            // No acquire was sent.
-            Err(e) => return Completion::fail(op, e),
+    async fn acquire_lock(&mut self, path: &str, holder: Holder) -> Result<bool, CallError> {
+        let session = match holder {
+            Holder::Live => self.session().await,
+            Holder::Lost => self.lose_session().await,
         };
-        let path = lock_path(&op.key);
+        // No acquire was sent.
+        let session = session.map_err(CallError::refused)?;
         // Remembered before sending: if the runtime's op timeout cancels this call, the
         // acquire may still take effect and the release must go out with this session.
-        let fresh = !self.locks.held.contains_key(&path);
+        let fresh = !self.locks.held.contains_key(path);
         if fresh {
-            self.locks.held.insert(path.clone(), session.clone());
+            self.locks.held.insert(path.to_string(), session.clone());
         }
         let url = format!("{}/v1/kv/{path}?acquire={session}", self.base);
-        let refused = |locks: &mut LockState| {
-            if fresh {
-                locks.held.remove(&path);
-            }
-        };
-        match self.send(self.http.put(url)).await {
-            Reply::Body(body) => match body.trim() {
-                "true" => {
-                    self.locks.held.insert(path, session);
-                    Completion::ok(op.value.clone())
-                }
-                "false" => {
-                    refused(&mut self.locks);
-                    Completion::fail(op, Value::kw("held"))
-                }
-                other => Completion::info(op, format!("unexpected reply {other:?}")),
+        let reply = exchange(self.http.put(url)).await;
+        let outcome = match &reply {
+            Reply::Answer { status: 200, body } => match body.trim() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => Err(CallError::unknown(format!("unexpected reply {other:?}"))),
             },
-            Reply::NotSent(e) => {
-                refused(&mut self.locks);
-                Completion::fail(op, e)
+            // Rejected before anything changed.
+            r if is_invalid_session(r) => Err(CallError::refused(Value::kw("invalid-session"))),
+            other => Err(other.write_error()),
+        };
+        match &outcome {
+            Ok(true) => {
+                self.locks.held.insert(path.to_string(), session);
             }
-            Reply::ServerError(e) if is_invalid_session(&e) => {
-                refused(&mut self.locks);
-                Completion::fail(op, Value::kw("invalid-session"))
+            Ok(false) | Err(CallError::Refused(_)) if fresh => {
+                self.locks.held.remove(path);
             }
-            Reply::ServerError(e) | Reply::Unknown(e) => Completion::info(op, e),
-            Reply::NotFound => Completion::info(op, "unexpected 404 to a PUT"),
+            _ => {}
         }
+        outcome
     }
 
-    pub(super) async fn release(&mut self, op: &Invocation) -> Completion {
-        let path = lock_path(&op.key);
-        let Some(session) = self.locks.held.get(&path).cloned() else {
-            return Completion::fail(op, Value::kw("not-held"));
-        };
+    async fn release_lock(&mut self, path: &str) -> Result<bool, CallError> {
+        let Some(session) = self.locks.held.get(path).cloned() else { return Ok(false) };
         let url = format!("{}/v1/kv/{path}?release={session}", self.base);
-        match self.send(self.http.put(url)).await {
-            Reply::Body(body) => match body.trim() {
+        match exchange(self.http.put(url)).await {
+            Reply::Answer { status: 200, body } => match body.trim() {
                 "true" => {
-                    self.locks.held.remove(&path);
-                    Completion::ok(op.value.clone())
+                    self.locks.held.remove(path);
+                    Ok(true)
                 }
                 // The node says this session does not hold it: nothing to release.
                 "false" => {
-                    self.locks.held.remove(&path);
-                    Completion::fail(op, Value::kw("not-held"))
+                    self.locks.held.remove(path);
+                    Ok(false)
                 }
-                other => Completion::info(op, format!("unexpected reply {other:?}")),
+                other => Err(CallError::unknown(format!("unexpected reply {other:?}"))),
             },
-            Reply::NotSent(e) => Completion::fail(op, e),
-            Reply::ServerError(e) | Reply::Unknown(e) => Completion::info(op, e),
-            Reply::NotFound => Completion::info(op, "unexpected 404 to a PUT"),
+            other => Err(other.write_error()),
         }
+    }
+}
+
+impl Locks for BuiltinClient {
+    fn acquire<'a>(
+        &'a mut self,
+        lock: &'a str,
+        holder: Holder,
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(self.acquire_lock(lock, holder))
+    }
+
+    fn release<'a>(&'a mut self, lock: &'a str) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(self.release_lock(lock))
     }
 }
 
@@ -189,10 +170,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_paths_and_invalid_session_errors() {
-        assert_eq!(lock_path(&Some(Value::Int(2))), "lock/2");
-        assert_eq!(lock_path(&None), "lock/default");
-        assert!(is_invalid_session("HTTP 500: invalid session \"abc\""));
-        assert!(!is_invalid_session("HTTP 500: No cluster leader"));
+    fn invalid_session_errors_are_recognised() {
+        let invalid = Reply::Answer { status: 500, body: "invalid session \"abc\"".into() };
+        let leaderless = Reply::Answer { status: 500, body: "No cluster leader".into() };
+        assert!(is_invalid_session(&invalid));
+        assert!(!is_invalid_session(&leaderless));
     }
 }

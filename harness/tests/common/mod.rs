@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::commands::test::TestArgs;
+use harness::options::{HostChoice, TestArgs};
 use harness::systems::ReadMode;
 
 /// Every process whose command line mentions `dir` (node processes of runs stored
@@ -69,7 +69,7 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         loopback_net: net,
         nemesis_interval: 5.0,
         partitions: Vec::new(),
-        host: "auto".into(),
+        host: HostChoice::Auto,
         quiet: true,
     }
 }

@@ -1,0 +1,165 @@
+//! `faultline list [--json]`: what a run can be made of, read from the registries
+//! (so the listing cannot drift from the code): systems with their capabilities,
+//! workloads with the APIs they need and the systems that run them, nemeses (fault
+//! families) with what they need, checkers and models, and bug switches.
+
+use serde::Serialize;
+use workloads::WorkloadDef;
+
+use crate::controller::Registry;
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::system::{ClockMethod, Nodes, SystemDef};
+
+#[derive(Debug, Serialize)]
+struct Listing {
+    systems: Vec<SystemEntry>,
+    workloads: Vec<WorkloadEntry>,
+    nemeses: Vec<Entry>,
+    checkers: Vec<Entry>,
+    bug_switches: Vec<BugEntry>,
+}
+
+#[derive(Debug, Serialize)]
+struct Entry {
+    name: String,
+    summary: String,
+}
+
+#[derive(Debug, Serialize)]
+struct SystemEntry {
+    name: &'static str,
+    summary: &'static str,
+    apis: Vec<&'static str>,
+    read_modes: Vec<&'static str>,
+    clock: String,
+    /// Whether it has node processes the nemesis can fault.
+    faultable: bool,
+    workloads: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct WorkloadEntry {
+    name: &'static str,
+    summary: &'static str,
+    needs: Vec<&'static str>,
+    checker: &'static str,
+    systems: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct BugEntry {
+    system: &'static str,
+    name: &'static str,
+    summary: &'static str,
+}
+
+fn clock(method: ClockMethod) -> String {
+    match method {
+        ClockMethod::Libfaketime => "libfaketime".into(),
+        ClockMethod::Injected => "injected".into(),
+        ClockMethod::Unsupported(why) => format!("unsupported ({why})"),
+    }
+}
+
+fn runs(system: &SystemDef, workload: &WorkloadDef) -> bool {
+    system.lacks(workload.needs).is_none()
+}
+
+fn listing(registry: &Registry) -> Listing {
+    let systems = registry
+        .systems
+        .iter()
+        .map(|s| SystemEntry {
+            name: s.name,
+            summary: s.summary,
+            apis: s.caps.apis.iter().map(|a| a.name()).collect(),
+            read_modes: s.caps.read_modes.iter().map(|m| m.name()).collect(),
+            clock: clock(s.caps.clock),
+            faultable: s.caps.nodes == Nodes::Processes,
+            workloads: registry.workloads.iter().filter(|w| runs(s, w)).map(|w| w.name).collect(),
+        })
+        .collect();
+    let workloads = registry
+        .workloads
+        .iter()
+        .map(|w| WorkloadEntry {
+            name: w.name,
+            summary: w.summary,
+            needs: w.needs.iter().map(|a| a.name()).collect(),
+            checker: w.checker,
+            systems: registry.systems.iter().filter(|s| runs(s, w)).map(|s| s.name).collect(),
+        })
+        .collect();
+    let nemeses = crate::lab_nemesis::families()
+        .into_iter()
+        .map(|(name, summary)| Entry { name: name.into(), summary: summary.into() })
+        .collect();
+    let checkers = checkers::models::ModelName::ALL
+        .iter()
+        .map(|m| Entry { name: m.name().into(), summary: format!("linearizable {}", m.name()) })
+        .collect();
+    let bug_switches = registry
+        .systems
+        .iter()
+        .flat_map(|s| {
+            s.caps.bugs.iter().map(|b| BugEntry {
+                system: s.name,
+                name: b.name,
+                summary: b.summary,
+            })
+        })
+        .collect();
+    Listing { systems, workloads, nemeses, checkers, bug_switches }
+}
+
+fn print_text(l: &Listing) {
+    let width = 22;
+    println!("systems (--system):");
+    for s in &l.systems {
+        println!("  {:width$}{}", s.name, s.summary);
+        println!(
+            "  {:width$}apis: {}; read modes: {}; clock: {}; faults: {}",
+            "",
+            s.apis.join(", "),
+            s.read_modes.join(", "),
+            s.clock,
+            if s.faultable { "yes" } else { "none (no node processes)" }
+        );
+        println!("  {:width$}workloads: {}", "", s.workloads.join(", "));
+    }
+    println!("\nworkloads (--workload):");
+    for w in &l.workloads {
+        println!("  {:width$}{}", w.name, w.summary);
+        println!(
+            "  {:width$}needs: {}; checker: {}; systems: {}",
+            "",
+            w.needs.join(", "),
+            w.checker,
+            w.systems.join(", ")
+        );
+    }
+    println!("\nnemeses (--nemesis):");
+    for n in &l.nemeses {
+        println!("  {:width$}{}", n.name, n.summary);
+    }
+    println!("\ncheckers and models (check --model):");
+    for c in &l.checkers {
+        println!("  {:width$}{}", c.name, c.summary);
+    }
+    println!("\nbug switches (--node-bug):");
+    for b in &l.bug_switches {
+        println!("  {:width$}{} ({})", b.name, b.summary, b.system);
+    }
+}
+
+/// Prints the listing of `registry`, as text or as JSON.
+pub fn list(registry: &Registry, json: bool) -> CmdResult {
+    let l = listing(registry);
+    if json {
+        let text = serde_json::to_string_pretty(&l).map_err(Failure::crash)?;
+        println!("{text}");
+    } else {
+        print_text(&l);
+    }
+    Ok(Exit::Valid)
+}

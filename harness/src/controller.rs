@@ -1,0 +1,566 @@
+//! The run controller: one `faultline test` run from options to verdict, in phases.
+//!
+//! 1. **plan** ([`Plan::resolve`]): every name looked up in the registries, every
+//!    option checked against what the chosen system, workload and fault families say
+//!    they support; any problem is exit 254 before anything is created.
+//! 2. **open**: sweep leftovers of killed runs, create the run directory.
+//! 3. **environment**: the lab (when a fault needs it) or loopback, the async runtime.
+//! 4. **record**: the system is built, its version read, `test.json` written.
+//! 5. **run**: the runtime's phases (setup, main with the nemesis, heal, recovery,
+//!    final), bounded by a watchdog and Ctrl-C; the history is appended throughout.
+//! 6. **teardown**: always, bounded.
+//! 7. **analyse**: the recorded history, whatever happened before.
+//! 8. **write**: `results.json`, the report, the summary table.
+//!
+//! Each phase is a function of its own; the system, workload and nemesis are reached
+//! only through their traits and registry entries.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use workloads::{Workload, WorkloadDef, WorkloadOptions};
+
+use crate::analysis::{self, Analysis};
+use crate::commands::run_results::{RunSummary, print_summary, verdict_name, write_results};
+use crate::exit::{Exit, Failure};
+use crate::lab_host::{self, LabHost, SwitchGuard};
+use crate::lab_nemesis::{self, ScheduleRequest};
+use crate::node_host::{LoopbackHost, NodeHost, node_name};
+use crate::options::{HostChoice, TestArgs};
+use crate::runtime::control::Stats;
+use crate::runtime::nemesis_hook::{NemesisHook, NoNemesis};
+use crate::runtime::progress::{Progress, RunLog};
+use crate::runtime::recorder::Recorder;
+use crate::runtime::{RunOptions, RunReport, SharedReport, execute};
+use crate::store::{self, RunDir, Store, TestRecord};
+use crate::system::{ClockMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef, SystemError};
+use nemesis::{Lab, LabConfig};
+
+/// What a run may choose from: the registries, passed in (a test adds its own
+/// entries; the command line uses [`Registry::default`]).
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub systems: Vec<&'static SystemDef>,
+    pub workloads: Vec<&'static WorkloadDef>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry { systems: crate::systems::ALL.to_vec(), workloads: workloads::ALL.to_vec() }
+    }
+}
+
+/// How a system is built for a run (a registry entry's `make`, or a test's closure).
+pub type MakeSystem<'a> =
+    Box<dyn FnOnce(&SystemConfig, NodeEnv) -> Result<Box<dyn System>, SystemError> + 'a>;
+
+/// A run with every name resolved and every option checked.
+pub struct Plan {
+    pub args: TestArgs,
+    pub seed: u64,
+    pub name: String,
+    pub system: &'static SystemDef,
+    pub workload_def: &'static WorkloadDef,
+    pub workload: Arc<dyn Workload>,
+    /// The requested fault families (none: no nemesis).
+    pub faults: Vec<String>,
+    pub use_lab: bool,
+}
+
+fn bad<T>(message: String) -> Result<T, Failure> {
+    Err(Failure::bad_input(message))
+}
+
+/// Options that need nothing but themselves.
+fn check_numbers(args: &TestArgs) -> Result<(), Failure> {
+    if args.nodes == 0 || args.nodes > 200 {
+        return bad(format!("--nodes must be 1..=200, got {}", args.nodes));
+    }
+    if args.concurrency == 0 {
+        return bad("--concurrency must be at least 1".into());
+    }
+    if !(args.rate >= 0.0 && args.rate.is_finite()) {
+        return bad(format!("--rate must be a number >= 0, got {}", args.rate));
+    }
+    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
+        return bad(format!("--time-limit must be > 0 seconds, got {}", args.time_limit));
+    }
+    if args.op_timeout_ms == 0 {
+        return bad("--op-timeout-ms must be at least 1".into());
+    }
+    if let Some(r) = args.recovery
+        && !(r >= 0.0 && r.is_finite())
+    {
+        return bad(format!("--recovery must be >= 0 seconds, got {r}"));
+    }
+    if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
+        return bad(format!(
+            "--nemesis-interval must be > 0 seconds, got {}",
+            args.nemesis_interval
+        ));
+    }
+    Ok(())
+}
+
+/// The system's capabilities against the options: bug switches, read mode.
+fn check_system(def: &SystemDef, args: &TestArgs) -> Result<(), Failure> {
+    let names = |items: Vec<&str>| if items.is_empty() { "none".into() } else { items.join(", ") };
+    if let Some(b) = args.node_bug.iter().find(|b| def.bug(b).is_none()) {
+        return bad(format!(
+            "the {} system has no bug switch {b:?} (it has: {})",
+            def.name,
+            names(def.caps.bugs.iter().map(|b| b.name).collect())
+        ));
+    }
+    if !def.caps.read_modes.contains(&args.read_mode) {
+        return bad(format!(
+            "the {} system cannot serve --read-mode {} (it serves: {})",
+            def.name,
+            args.read_mode.name(),
+            names(def.caps.read_modes.iter().map(|m| m.name()).collect())
+        ));
+    }
+    Ok(())
+}
+
+/// The workload's needs against the system's APIs.
+fn check_workload(system: &SystemDef, workload: &WorkloadDef) -> Result<(), Failure> {
+    match system.lacks(workload.needs) {
+        None => Ok(()),
+        Some(api) => bad(format!(
+            "the {} workload needs the {api} API, which the {} system's client does not \
+             offer (it offers: {})",
+            workload.name,
+            system.name,
+            system.caps.apis.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// The requested fault families, each checked against the system and the host.
+fn check_faults(system: &SystemDef, args: &TestArgs) -> Result<Vec<String>, Failure> {
+    let faults = lab_nemesis::requested(&args.nemesis).map_err(Failure::bad_input)?;
+    if faults.is_empty() {
+        return Ok(faults);
+    }
+    if system.caps.nodes == Nodes::InProcess {
+        return bad(format!(
+            "the {} system runs inside the harness: it has no nodes to fault; use --nemesis none",
+            system.name
+        ));
+    }
+    if args.host == HostChoice::Loopback {
+        return bad(
+            "faults need the lab (--host lab or auto): loopback nodes share one network".into()
+        );
+    }
+    lab_nemesis::check_shapes(&args.partitions).map_err(Failure::bad_input)?;
+    Ok(faults)
+}
+
+impl Plan {
+    /// Resolves `args` against `registry`; 254 on any problem, naming the option.
+    pub fn resolve(mut args: TestArgs, registry: &Registry) -> Result<Plan, Failure> {
+        check_numbers(&args)?;
+        let system =
+            crate::systems::find(&registry.systems, &args.system).map_err(Failure::bad_input)?;
+        check_system(system, &args)?;
+        let workload_def =
+            workloads::find(&registry.workloads, &args.workload).map_err(Failure::bad_input)?;
+        check_workload(system, workload_def)?;
+        let faults = check_faults(system, &args)?;
+        let seed = args.seed.unwrap_or_else(random_seed);
+        args.seed = Some(seed);
+        let options =
+            WorkloadOptions { seed, concurrency: args.concurrency, ops_per_key: args.ops_per_key };
+        let workload: Arc<dyn Workload> =
+            (workload_def.make)(&options).map_err(Failure::bad_input)?.into();
+        let name =
+            args.name.clone().unwrap_or_else(|| format!("{}-{}", system.name, workload_def.name));
+        let use_lab =
+            args.host == HostChoice::Lab || (args.host == HostChoice::Auto && !faults.is_empty());
+        Ok(Plan { args, seed, name, system, workload_def, workload, faults, use_lab })
+    }
+
+    fn system_config(&self) -> SystemConfig {
+        SystemConfig {
+            read_mode: self.args.read_mode,
+            bugs: self.args.node_bug.clone(),
+            pre_vote: self.args.pre_vote,
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    // splitmix64 of time and pid: only needs to differ between runs.
+    let mut z = t ^ (u64::from(std::process::id()) << 32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `faultline test` with the command line's registries.
+pub fn run_test(args: TestArgs) -> Result<(Exit, PathBuf), Failure> {
+    run_test_in(args, &Registry::default())
+}
+
+/// `faultline test` choosing from `registry`: builds the system with its entry's
+/// `make`.
+pub fn run_test_in(args: TestArgs, registry: &Registry) -> Result<(Exit, PathBuf), Failure> {
+    let plan = Plan::resolve(args, registry)?;
+    let make = plan.system.make;
+    run(plan, Box::new(make))
+}
+
+/// Phases 2 to 8 for a resolved plan; `make` builds the system once its host and run
+/// directory exist. Returns the exit and the run directory.
+pub fn run(plan: Plan, make: MakeSystem<'_>) -> Result<(Exit, PathBuf), Failure> {
+    let (run, swept) = open(&plan)?;
+    let env = Environment::build(&plan, &run)?;
+    let result = match make(&plan.system_config(), env.node_env(&run)) {
+        Ok(system) => Run { plan: &plan, run: &run, swept, env: &env }.go(Arc::from(system)),
+        Err(e) => Err(Failure::crash(format!("cannot set up the system: {e}"))),
+    };
+    env.close();
+    run.finish();
+    result.map(|exit| (exit, run.path.clone()))
+}
+
+/// Phase 2: sweep leftovers of killed runs, create the run directory.
+fn open(plan: &Plan) -> Result<(RunDir, Vec<String>), Failure> {
+    let store = Store::new(&plan.args.store);
+    let swept = store.sweep_leftovers();
+    for line in &swept {
+        eprintln!("swept leftovers of a killed run: {line}");
+    }
+    let run = store.create_run(&plan.name).map_err(|e| {
+        Failure::crash(format!(
+            "cannot create a run directory under {}: {e}",
+            plan.args.store.display()
+        ))
+    })?;
+    Ok((run, swept))
+}
+
+/// Phase 3: where the nodes run and the async runtime the clients use.
+struct Environment {
+    lab: Option<Lab>,
+    runtime: tokio::runtime::Runtime,
+    /// Keeps this thread in the lab's switch namespace for the run.
+    guard: Option<SwitchGuard>,
+    host: Arc<dyn NodeHost>,
+}
+
+impl Environment {
+    fn build(plan: &Plan, run: &RunDir) -> Result<Environment, Failure> {
+        let no_runtime =
+            |e: std::io::Error| Failure::crash(format!("cannot start the async runtime: {e}"));
+        let nodes = plan.args.nodes;
+        // In the lab, every thread that talks to nodes lives in its switch namespace:
+        // the runtime's threads from their start, this thread for the run (the guard).
+        if plan.use_lab {
+            let lab = Lab::create(LabConfig::nodes(nodes))
+                .map_err(|e| Failure::crash(format!("cannot build the lab: {e}")))?;
+            let runtime = lab_host::runtime_in_switch(&lab).map_err(no_runtime)?;
+            let guard = SwitchGuard::enter(&lab).map_err(Failure::crash)?;
+            let host: Arc<dyn NodeHost> = Arc::new(LabHost::new(lab.clone()));
+            Ok(Environment { lab: Some(lab), runtime, guard: Some(guard), host })
+        } else {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(no_runtime)?;
+            let host: Arc<dyn NodeHost> = Arc::new(LoopbackHost::with_pid_file(
+                nodes,
+                plan.args.loopback_net,
+                run.file(store::NODE_PIDS),
+            ));
+            Ok(Environment { lab: None, runtime, guard: None, host })
+        }
+    }
+
+    fn node_env(&self, run: &RunDir) -> NodeEnv {
+        NodeEnv { host: self.host.clone(), run_dir: run.path.clone() }
+    }
+
+    /// The runtime's threads first, then this thread leaves the lab, then the lab goes
+    /// (when the last handle on it is dropped).
+    fn close(self) {
+        let Environment { lab, runtime, guard, host } = self;
+        drop(runtime);
+        drop(guard);
+        drop(host);
+        drop(lab);
+    }
+}
+
+/// Phases 4 to 8 of one run.
+struct Run<'a> {
+    plan: &'a Plan,
+    run: &'a RunDir,
+    swept: Vec<String>,
+    env: &'a Environment,
+}
+
+impl Run<'_> {
+    fn go(self, system: Arc<dyn System>) -> Result<Exit, Failure> {
+        let started = Instant::now();
+        let echo = !self.plan.args.quiet;
+        let log_path = self.run.file(store::HARNESS_LOG);
+        let log = RunLog::open(Some(&log_path), echo)
+            .map_err(|e| Failure::crash(format!("cannot open {}: {e}", log_path.display())))?;
+        log.line(&format!("run {} seed {}", self.run.path.display(), self.plan.seed));
+        let mut nemesis = self.nemesis(&system)?;
+        let version = system.version();
+        let record = self.record(&version, nemesis.schedule())?;
+        if let Err(e) = version {
+            log.line(&format!("setup failed: {e}"));
+            let summary = RunSummary {
+                report: serde_json::json!({ "setup_error": e.to_string() }),
+                swept_leftovers: self.swept.clone(),
+                ..RunSummary::default()
+            };
+            write_results(
+                self.run,
+                Exit::Crash,
+                "the system is not installed".into(),
+                None,
+                None,
+                Some(summary),
+            );
+            return Err(Failure::crash(e));
+        }
+        let (report, recorded_ops, history_error) =
+            self.phases(&system, nemesis.as_mut(), &log, echo)?;
+        let teardown = self.teardown(&system, &log);
+        log.line("analysis");
+        let analysed = self.analyse();
+        let summary = RunSummary {
+            report: serde_json::to_value(&report).unwrap_or(Json::Null),
+            teardown_errors: teardown,
+            history_error: history_error.clone(),
+            recorded_ops,
+            wall_seconds: started.elapsed().as_secs_f64(),
+            swept_leftovers: self.swept.clone(),
+        };
+        self.write(&record, &report, history_error, analysed, summary, &log)
+    }
+
+    /// The nemesis for the requested faults (none without faults).
+    fn nemesis(&self, system: &Arc<dyn System>) -> Result<Box<dyn NemesisHook>, Failure> {
+        let (Some(lab), false) = (&self.env.lab, self.plan.faults.is_empty()) else {
+            return Ok(Box::new(NoNemesis));
+        };
+        let clock_unsupported = match self.plan.system.caps.clock {
+            ClockMethod::Unsupported(why) => why,
+            ClockMethod::Libfaketime | ClockMethod::Injected => "",
+        };
+        let request = ScheduleRequest {
+            seed: self.plan.seed,
+            nodes: self.plan.args.nodes,
+            faults: &self.plan.faults,
+            shapes: &self.plan.args.partitions,
+            interval: Duration::from_secs_f64(self.plan.args.nemesis_interval),
+            duration: Duration::from_secs_f64(self.plan.args.time_limit),
+            clock_unsupported,
+        };
+        let hook = lab_nemesis::build(lab, &request, system.clone())
+            .map_err(|e| Failure::bad_input(format!("the fault schedule cannot run: {e}")))?;
+        Ok(Box::new(hook))
+    }
+
+    /// Phase 4: `test.json`.
+    fn record(
+        &self,
+        version: &Result<String, SystemError>,
+        fault_schedule: Json,
+    ) -> Result<TestRecord, Failure> {
+        let mut versions = BTreeMap::new();
+        versions.insert("faultline".to_string(), env!("CARGO_PKG_VERSION").to_string());
+        if let Ok(v) = version {
+            versions.insert(self.plan.system.name.to_string(), v.clone());
+        }
+        let host = &self.env.host;
+        let record = TestRecord {
+            name: self.plan.name.clone(),
+            args: self.plan.args.clone(),
+            seed: self.plan.seed,
+            versions,
+            node_host: host.kind().to_string(),
+            nodes: (0..host.node_count())
+                .map(|n| (node_name(n), host.address(n).to_string()))
+                .collect(),
+            checker: self.plan.workload_def.checker.to_string(),
+            fault_schedule,
+            started_at: store::timestamp_utc(std::time::SystemTime::now()),
+            argv: std::env::args().collect(),
+        };
+        self.run.write_json(store::TEST_JSON, &record).map_err(|e| {
+            Failure::crash(format!("cannot write test.json in {}: {e}", self.run.path.display()))
+        })?;
+        Ok(record)
+    }
+
+    fn run_options(&self) -> RunOptions {
+        let args = &self.plan.args;
+        let has_faults = !self.plan.faults.is_empty();
+        RunOptions {
+            nodes: args.nodes,
+            concurrency: args.concurrency,
+            rate: (args.rate > 0.0).then_some(args.rate),
+            time_limit: Duration::from_secs_f64(args.time_limit),
+            op_limit: args.ops_per_worker,
+            op_timeout: Duration::from_millis(args.op_timeout_ms),
+            setup_timeout: Duration::from_secs(60),
+            heal_timeout: Duration::from_secs(30),
+            recovery: Duration::from_secs_f64(args.recovery.unwrap_or(if has_faults {
+                5.0
+            } else {
+                0.0
+            })),
+            final_ops: true,
+            watchdog_slack: Duration::from_secs(5),
+            seed: self.plan.seed,
+        }
+    }
+
+    /// Phase 5: the runtime's phases, ended early by the outer watchdog or Ctrl-C.
+    /// Returns the run's report, how many operations were recorded, and the history's
+    /// write error if any.
+    fn phases(
+        &self,
+        system: &Arc<dyn System>,
+        nemesis: &mut dyn NemesisHook,
+        log: &RunLog,
+        echo: bool,
+    ) -> Result<(RunReport, u64, Option<String>), Failure> {
+        let history = self.run.file(store::HISTORY);
+        let recorder = Recorder::create(&history)
+            .map_err(|e| Failure::crash(format!("cannot create {}: {e}", history.display())))?;
+        let stats = Arc::new(Stats::default());
+        let options = self.run_options();
+        let report: SharedReport = Arc::new(Mutex::new(RunReport::default()));
+        let runtime = &self.env.runtime;
+        let progress = runtime.block_on(async { Progress::start(stats.clone(), log, echo) });
+        runtime.block_on(async {
+            let run_phases = execute(
+                system.clone(),
+                self.plan.workload.clone(),
+                nemesis,
+                recorder.clone(),
+                stats.clone(),
+                &options,
+                log,
+                report.clone(),
+            );
+            let ended_early = tokio::select! {
+                finished = tokio::time::timeout(options.deadline(), run_phases) => {
+                    finished.is_err().then(|| format!(
+                        "the run did not finish within {:?}; ended it and analysed what was recorded",
+                        options.deadline()
+                    ))
+                }
+                _ = tokio::signal::ctrl_c() => Some(
+                    "interrupted (Ctrl-C): ended the run and analysed what was recorded".to_string()
+                ),
+            };
+            if let Some(msg) = ended_early {
+                log.line(&msg);
+                report.lock().unwrap_or_else(|p| p.into_inner()).watchdog.push(msg);
+            }
+        });
+        progress.finish(log);
+        let history_error = recorder.close().err();
+        let report = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok((report, recorder.count(), history_error))
+    }
+
+    /// Phase 6: teardown, always, bounded; its errors (they do not cost the verdict).
+    fn teardown(&self, system: &Arc<dyn System>, log: &RunLog) -> Vec<String> {
+        log.line("teardown");
+        let tearing = system.clone();
+        let errors = self.env.runtime.block_on(async {
+            let job = tokio::task::spawn_blocking(move || tearing.teardown());
+            match tokio::time::timeout(Duration::from_secs(60), job).await {
+                Ok(Ok(Ok(()))) => Vec::new(),
+                Ok(Ok(Err(e))) => vec![e.to_string()],
+                Ok(Err(e)) => vec![format!("teardown panicked: {e}")],
+                Err(_) => vec!["teardown did not finish within 60 s".to_string()],
+            }
+        });
+        for e in &errors {
+            log.line(&format!("teardown error: {e}"));
+        }
+        errors
+    }
+
+    /// Phase 7: the workload's checker on the recorded history.
+    fn analyse(&self) -> Result<Analysis, Failure> {
+        let spec = self.plan.workload_def.checker_spec();
+        analysis::analyze_file(&self.run.file(store::HISTORY), &spec)
+    }
+
+    /// Phase 8: the verdict (a crash outranks all but a proven anomaly),
+    /// `results.json`, the report and the summary table.
+    fn write(
+        &self,
+        record: &TestRecord,
+        report: &RunReport,
+        history_error: Option<String>,
+        analysed: Result<Analysis, Failure>,
+        summary: RunSummary,
+        log: &RunLog,
+    ) -> Result<Exit, Failure> {
+        let (mut exit, mut explanation, analysis, analysis_error) = match analysed {
+            Ok(a) => (Exit::of(a.verdict), a.explanation.clone(), Some(a), None),
+            Err(e) => (
+                Exit::Crash,
+                format!("the recorded history is unusable: {e}"),
+                None,
+                Some(e.message),
+            ),
+        };
+        let crash = report
+            .setup_error
+            .as_ref()
+            .map(|e| format!("setup failed: {e}"))
+            .or_else(|| {
+                history_error.as_ref().map(|e| format!("the history was not fully written: {e}"))
+            })
+            .or_else(|| report.worker_panics.first().map(|e| format!("the harness crashed: {e}")));
+        if let Some(why) = &crash
+            && exit != Exit::Invalid
+        {
+            exit = Exit::Crash;
+            explanation = why.clone();
+        }
+        write_results(
+            self.run,
+            exit,
+            explanation.clone(),
+            analysis.clone(),
+            analysis_error,
+            Some(summary.clone()),
+        );
+        log.line(&format!("verdict: {} ({explanation})", verdict_name(exit)));
+        print_summary(
+            &self.run.path,
+            record,
+            analysis.as_ref(),
+            Some(&summary),
+            exit,
+            &explanation,
+        );
+        if exit == Exit::Crash {
+            return Err(Failure::crash(format!("{explanation} (see {})", self.run.path.display())));
+        }
+        Ok(exit)
+    }
+}

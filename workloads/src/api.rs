@@ -1,0 +1,176 @@
+//! The client APIs a workload drives, and how a call's outcome becomes Jepsen's
+//! `ok` / `fail` / `info`.
+//!
+//! A system under test implements the APIs it offers ([`Kv`], [`Locks`], ...) once, on
+//! its client; a workload asks the client for the API it needs and maps its
+//! operations onto calls. So a new workload runs on every system that offers its
+//! APIs, and a new system runs every workload whose APIs it offers, each written in
+//! one file. Which APIs a system offers is a capability ([`Api`]) the controller
+//! compares before a run, never a name.
+//!
+//! # Jepsen's rule, in types
+//! A call that does not return a result ends in a [`CallError`]:
+//! [`CallError::Refused`] when the operation *certainly* had no effect (the request
+//! never left, or the server refused it in a way that rules an effect out), and
+//! [`CallError::Unknown`] when it may have taken effect (a timeout after sending, a
+//! lost reply, an ambiguous server error). The system decides which, because only it
+//! knows its protocol; the workload turns `Refused` into `fail` and `Unknown` into
+//! `info` ([`Completion::of_error`]). The runtime adds its own rule on top: an
+//! operation that does not complete within the op timeout is `info`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use history::{OpKind, Value};
+
+use crate::Invocation;
+
+/// A boxed future: the APIs are trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The APIs a client may offer: what a workload needs and a system provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Api {
+    /// Single-key reads, writes and compare-and-set ([`Kv`]).
+    Kv,
+    /// Session-based locks ([`Locks`]).
+    Locks,
+}
+
+impl Api {
+    /// Every API, for listings.
+    pub const ALL: [Api; 2] = [Api::Kv, Api::Locks];
+
+    /// How `faultline list` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Kv => "kv",
+            Api::Locks => "locks",
+        }
+    }
+}
+
+impl std::fmt::Display for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a call returned no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// It certainly had no effect; the value says why (recorded as the op's error).
+    Refused(Value),
+    /// It may or may not have taken effect.
+    Unknown(Value),
+}
+
+impl CallError {
+    pub fn refused(why: impl Into<Value>) -> CallError {
+        CallError::Refused(why.into())
+    }
+
+    pub fn unknown(why: impl Into<Value>) -> CallError {
+        CallError::Unknown(why.into())
+    }
+}
+
+/// How one operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// `Ok`, `Fail` or `Info` (never `Invoke`).
+    pub kind: OpKind,
+    /// For `ok`: what the operation returned (the value read; the value written).
+    /// For `fail` / `info`: the invocation's value, as Jepsen records it.
+    pub value: Value,
+    /// Why it failed or is unknown.
+    pub error: Option<Value>,
+}
+
+impl Completion {
+    pub fn ok(value: Value) -> Completion {
+        Completion { kind: OpKind::Ok, value, error: None }
+    }
+
+    /// It certainly did not happen.
+    pub fn fail(op: &Invocation, error: impl Into<Value>) -> Completion {
+        Completion { kind: OpKind::Fail, value: op.value.clone(), error: Some(error.into()) }
+    }
+
+    /// It may or may not have happened.
+    pub fn info(op: &Invocation, error: impl Into<Value>) -> Completion {
+        Completion { kind: OpKind::Info, value: op.value.clone(), error: Some(error.into()) }
+    }
+
+    /// `fail` for a refused call, `info` for one whose effect is unknown.
+    pub fn of_error(op: &Invocation, error: CallError) -> Completion {
+        match error {
+            CallError::Refused(why) => Completion::fail(op, why),
+            CallError::Unknown(why) => Completion::info(op, why),
+        }
+    }
+
+    /// The operation's outcome when the client lacks an API the workload needs (the
+    /// controller refuses such runs; this only guards against a system that
+    /// declares an API its client does not return).
+    pub fn missing(op: &Invocation, api: Api) -> Completion {
+        Completion::fail(op, format!("this client offers no {api} API"))
+    }
+}
+
+/// A client bound to one node, as a workload sees it. A worker owns one; calls never
+/// overlap. Every method must be safe to cancel (the runtime's op timeout drops the
+/// future) and must never panic on anything the network or the server does.
+pub trait Client: Send + 'static {
+    /// The node this client talks to (`n2`), recorded on every completion.
+    fn node(&self) -> &str;
+
+    fn kv(&mut self) -> Option<&mut dyn Kv> {
+        None
+    }
+
+    fn locks(&mut self) -> Option<&mut dyn Locks> {
+        None
+    }
+}
+
+/// Single-key operations on string keys and values, reads in the mode the system was
+/// started with (linearizable, Consul's default, stale...).
+pub trait Kv: Send {
+    /// The key's value, `None` when absent.
+    fn get<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, CallError>>;
+
+    fn put<'a>(&'a mut self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), CallError>>;
+
+    /// Sets `key` to `to` only if it holds `from`. `Ok(false)`: it did not hold `from`
+    /// and nothing changed.
+    fn cas<'a>(
+        &'a mut self,
+        key: &'a str,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<bool, CallError>>;
+}
+
+/// Who asks for a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The client's live session (created or renewed as the system needs).
+    Live,
+    /// A session the client has just lost (destroyed, expired): a correct lock
+    /// service must refuse it.
+    Lost,
+}
+
+/// Session locks (Consul's `?acquire=` / `?release=`, etcd's leases).
+pub trait Locks: Send {
+    /// `Ok(true)`: granted; `Ok(false)`: held by someone else (nothing changed).
+    fn acquire<'a>(
+        &'a mut self,
+        lock: &'a str,
+        holder: Holder,
+    ) -> BoxFuture<'a, Result<bool, CallError>>;
+
+    /// `Ok(true)`: released; `Ok(false)`: this client did not hold it.
+    fn release<'a>(&'a mut self, lock: &'a str) -> BoxFuture<'a, Result<bool, CallError>>;
+}
