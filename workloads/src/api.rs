@@ -35,17 +35,21 @@ pub enum Api {
     Kv,
     /// Session-based locks ([`Locks`]).
     Locks,
+    /// Multi-key snapshot reads, prefix scans and version-guarded atomic writes
+    /// ([`Txn`]).
+    Txn,
 }
 
 impl Api {
     /// Every API, for listings.
-    pub const ALL: [Api; 2] = [Api::Kv, Api::Locks];
+    pub const ALL: [Api; 3] = [Api::Kv, Api::Locks, Api::Txn];
 
     /// How `faultline list` names it.
     pub fn name(self) -> &'static str {
         match self {
             Api::Kv => "kv",
             Api::Locks => "locks",
+            Api::Txn => "txn",
         }
     }
 }
@@ -132,6 +136,10 @@ pub trait Client: Send + 'static {
     fn locks(&mut self) -> Option<&mut dyn Locks> {
         None
     }
+
+    fn txn(&mut self) -> Option<&mut dyn Txn> {
+        None
+    }
 }
 
 /// Single-key operations on string keys and values, reads in the mode the system was
@@ -173,4 +181,41 @@ pub trait Locks: Send {
 
     /// `Ok(true)`: released; `Ok(false)`: this client did not hold it.
     fn release<'a>(&'a mut self, lock: &'a str) -> BoxFuture<'a, Result<bool, CallError>>;
+}
+
+/// A key's value with the version it was read at. Version 0 means absent; any write
+/// gives the key a larger version than it had (etcd's `mod_revision`, Consul's
+/// `ModifyIndex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub value: Option<String>,
+    pub version: u64,
+}
+
+/// Transactions of the optimistic kind every store here can do: read several keys in
+/// one snapshot, then write several keys atomically only if the keys read are still
+/// at the versions read (etcd's `txn` with `mod_revision` compares, Consul's
+/// `/v1/txn` with `check-index` / `check-not-exists`). Read-modify-write
+/// transactions (list append, bank transfers, counters) are built on these two.
+pub trait Txn: Send {
+    /// The keys' values and versions, all from one snapshot.
+    fn read<'a>(
+        &'a mut self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Versioned>, CallError>>;
+
+    /// Every key under `prefix` with its value, in key order, from one snapshot.
+    fn scan<'a>(
+        &'a mut self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, CallError>>;
+
+    /// Writes every `(key, value)` of `writes` atomically if every `(key, version)` of
+    /// `guards` still holds (version 0: the key is absent). `Ok(false)`: a guard
+    /// failed and nothing was written.
+    fn commit<'a>(
+        &'a mut self,
+        guards: &'a [(String, u64)],
+        writes: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<bool, CallError>>;
 }

@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use results::matrix::{self, Cell, CellOutcome, MatrixVerdict};
 
+use crate::controller::Registry;
 use crate::exit::{CmdResult, Exit, Failure};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -20,8 +21,9 @@ pub struct TestAllArgs {
     /// The system under test.
     #[arg(long)]
     pub system: String,
-    /// Workloads, comma separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Workloads, comma separated (default: every workload the system runs, as
+    /// `faultline list` shows).
+    #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Nemeses, comma separated; `+` combines faults in one cell (`kill+pause`).
     #[arg(long, value_delimiter = ',', default_value = "none")]
@@ -94,14 +96,40 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The workloads of the matrix: the ones asked for, each known and run by the system,
+/// or by default every workload the system runs.
+fn workloads(args: &TestAllArgs, registry: &Registry) -> Result<Vec<String>, Failure> {
+    let system =
+        crate::systems::find(&registry.systems, &args.system).map_err(Failure::bad_input)?;
+    if args.workloads.is_empty() {
+        return Ok(registry
+            .workloads
+            .iter()
+            .filter(|w| system.lacks(w.needs).is_none())
+            .map(|w| w.name.to_string())
+            .collect());
+    }
+    for name in &args.workloads {
+        let w = workloads::find(&registry.workloads, name).map_err(Failure::bad_input)?;
+        if let Some(api) = system.lacks(w.needs) {
+            return Err(Failure::bad_input(format!(
+                "the {} workload needs the {api} API, which the {} system's client does not offer",
+                w.name, system.name
+            )));
+        }
+    }
+    Ok(args.workloads.clone())
+}
+
 pub fn test_all(args: &TestAllArgs) -> CmdResult {
     if args.count == 0 {
         return Err(Failure::bad_input("--count must be at least 1"));
     }
+    let workloads = workloads(args, &Registry::default())?;
     let plain = |s: &str| {
         !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c))
     };
-    for v in std::iter::once(&args.system).chain(&args.workloads).chain(&args.nemeses) {
+    for v in std::iter::once(&args.system).chain(&workloads).chain(&args.nemeses) {
         if !plain(v) {
             return Err(Failure::bad_input(format!(
                 "{v:?}: system, workload and nemesis names are letters, digits, '-', '_' and '+'"
@@ -111,11 +139,11 @@ pub fn test_all(args: &TestAllArgs) -> CmdResult {
     std::fs::create_dir_all(&args.store).map_err(|e| {
         Failure::bad_input(format!("{}: cannot create the store: {e}", args.store.display()))
     })?;
-    let total = args.workloads.len() * args.nemeses.len() * args.count;
+    let total = workloads.len() * args.nemeses.len() * args.count;
     let mut cells = Vec::with_capacity(total);
     // A cell's options unusable (254) vs anything else that left no verdict (255).
     let (mut bad_input, mut crashed) = (false, false);
-    for workload in &args.workloads {
+    for workload in &workloads {
         for nemesis in &args.nemeses {
             for repetition in 1..=args.count {
                 let name = format!("{}-{}-{}", args.system, workload, nemesis.replace('+', "-"));

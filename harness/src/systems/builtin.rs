@@ -1,6 +1,7 @@
 //! The builtin system: faultline's own Consul-like node (`faultline-node`, crate
 //! `node`), the default system under test, and its client over Consul's HTTP API:
-//! [`Kv`] here, [`workloads::api::Locks`] in [`super::builtin_lock`].
+//! [`Kv`] here, [`workloads::api::Locks`] in [`super::builtin_lock`],
+//! [`workloads::api::Txn`] in [`super::builtin_txn`].
 //!
 //! Each node gets its own data dir and log under the run directory and listens on its
 //! host address at Consul's port (HTTP API, Raft RPCs and gossip share it). Bug
@@ -26,7 +27,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use history::Value;
 use nemesis::clock::ClockHook;
 use serde_json::Value as Json;
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks};
+use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks, Txn};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -49,7 +50,7 @@ pub static SYSTEM: SystemDef = SystemDef {
     summary: "faultline's own Consul-like node (Raft KV, sessions and locks, catalog), \
               built from the workspace",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Locks],
+        apis: &[Api::Kv, Api::Locks, Api::Txn],
         read_modes: &[ReadMode::Linearizable, ReadMode::Default, ReadMode::Serializable],
         bugs: &[
             BugSwitch {
@@ -294,7 +295,7 @@ pub struct BuiltinClient {
     pub(super) base: String,
     node: String,
     /// The read mode's query string (`?consistent`, `""`, `?stale`).
-    read_query: &'static str,
+    pub(super) read_query: &'static str,
     /// The lock API's session and held locks (see [`super::builtin_lock`]).
     pub(super) locks: super::builtin_lock::LockState,
 }
@@ -356,6 +357,10 @@ impl Client for BuiltinClient {
     }
 
     fn locks(&mut self) -> Option<&mut dyn Locks> {
+        Some(self)
+    }
+
+    fn txn(&mut self) -> Option<&mut dyn Txn> {
         Some(self)
     }
 }

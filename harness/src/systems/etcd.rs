@@ -17,7 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value as Json, json};
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv};
+use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -35,7 +35,7 @@ pub static SYSTEM: SystemDef = SystemDef {
     name: "etcd",
     summary: "Debian's etcd-server 3.4, a widely used Raft KV store (apt-get install etcd-server)",
     caps: Capabilities {
-        apis: &[Api::Kv],
+        apis: &[Api::Kv, Api::Txn],
         read_modes: &[ReadMode::Linearizable, ReadMode::Serializable],
         bugs: &[],
         clock: ClockMethod::Unsupported(
@@ -238,6 +238,31 @@ fn gateway_error(status: u16, body: &str) -> Reply {
     Reply::Answer { status, body: msg }
 }
 
+/// The key just after every key that starts with `prefix` (etcd's `range_end` for a
+/// prefix): its last byte below 0xff incremented, the rest dropped.
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0] // every key
+}
+
+/// A kv of a range reply: key, value (text) and `mod_revision` (int64 as a string).
+fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
+    let key = decode_text(kv.get("key").and_then(Json::as_str).unwrap_or(""))?;
+    let value = decode_text(kv.get("value").and_then(Json::as_str).unwrap_or(""))?;
+    let revision = kv
+        .get("mod_revision")
+        .and_then(Json::as_str)
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| format!("no mod_revision in {kv}"))?;
+    Ok((key, value, revision))
+}
+
 /// A stored value's text.
 fn decode_text(b64: &str) -> Result<String, String> {
     let bytes = B64.decode(b64).map_err(|e| format!("bad base64 value {b64:?}: {e}"))?;
@@ -264,6 +289,10 @@ impl Client for EtcdClient {
     }
 
     fn kv(&mut self) -> Option<&mut dyn Kv> {
+        Some(self)
+    }
+
+    fn txn(&mut self) -> Option<&mut dyn Txn> {
         Some(self)
     }
 }
@@ -321,6 +350,97 @@ impl Kv for EtcdClient {
     }
 }
 
+impl Txn for EtcdClient {
+    fn read<'a>(
+        &'a mut self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Versioned>, CallError>> {
+        Box::pin(async move {
+            // One txn of ranges, no compares: every range reads the same revision.
+            let ranges: Vec<Json> = keys
+                .iter()
+                .map(|k| {
+                    let mut range = json!({ "key": B64.encode(k) });
+                    if self.serializable {
+                        range["serializable"] = Json::Bool(true);
+                    }
+                    json!({ "requestRange": range })
+                })
+                .collect();
+            let reply = match self.post("/v3/kv/txn", json!({ "success": ranges })).await {
+                Gateway::Body(j) => j,
+                Gateway::Failed(reply) => return Err(reply.read_error()),
+            };
+            let responses = reply.get("responses").and_then(Json::as_array);
+            let mut out = Vec::with_capacity(keys.len());
+            for i in 0..keys.len() {
+                let kv = responses
+                    .and_then(|r| r.get(i))
+                    .and_then(|r| r.pointer("/response_range/kvs/0"));
+                out.push(match kv {
+                    None => Versioned { value: None, version: 0 },
+                    Some(kv) => {
+                        let (_, value, version) = kv_entry(kv).map_err(CallError::refused)?;
+                        Versioned { value: Some(value), version }
+                    }
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan<'a>(
+        &'a mut self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, CallError>> {
+        Box::pin(async move {
+            let mut body =
+                json!({ "key": B64.encode(prefix), "range_end": B64.encode(prefix_end(prefix)) });
+            if self.serializable {
+                body["serializable"] = Json::Bool(true);
+            }
+            let reply = match self.post("/v3/kv/range", body).await {
+                Gateway::Body(j) => j,
+                Gateway::Failed(reply) => return Err(reply.read_error()),
+            };
+            let mut found = Vec::new();
+            for kv in reply.get("kvs").and_then(Json::as_array).into_iter().flatten() {
+                let (key, value, _) = kv_entry(kv).map_err(CallError::refused)?;
+                found.push((key, value));
+            }
+            Ok(found)
+        })
+    }
+
+    fn commit<'a>(
+        &'a mut self,
+        guards: &'a [(String, u64)],
+        writes: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(async move {
+            // mod_revision is 0 for an absent key, so one compare covers both cases.
+            let compare: Vec<Json> = guards
+                .iter()
+                .map(|(k, v)| {
+                    json!({ "key": B64.encode(k), "target": "MOD", "result": "EQUAL",
+                            "mod_revision": v.to_string() })
+                })
+                .collect();
+            let success: Vec<Json> = writes
+                .iter()
+                .map(|(k, v)| {
+                    json!({ "requestPut": { "key": B64.encode(k), "value": B64.encode(v) } })
+                })
+                .collect();
+            match self.post("/v3/kv/txn", json!({ "compare": compare, "success": success })).await {
+                // `succeeded` is omitted when false.
+                Gateway::Body(j) => Ok(j.get("succeeded").and_then(Json::as_bool).unwrap_or(false)),
+                Gateway::Failed(reply) => Err(reply.write_error()),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +451,12 @@ mod tests {
         assert_eq!(r.describe(), "HTTP 503: etcdserver: request timed out");
         assert_eq!(decode_text("NDI=").as_deref(), Ok("42"));
         assert!(decode_text("!!").is_err());
+    }
+
+    #[test]
+    fn prefix_ends_bound_every_key_with_the_prefix() {
+        assert_eq!(prefix_end("set/"), b"set0".to_vec());
+        assert_eq!(prefix_end("a\u{7f}"), b"a\x80".to_vec());
+        assert_eq!(prefix_end(""), vec![0]);
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv};
+use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned};
 
 use crate::node_host::node_name;
 use crate::system::{
@@ -27,7 +27,7 @@ const STALE_READS: BugSwitch = BugSwitch {
 };
 
 const CAPS: Capabilities = Capabilities {
-    apis: &[Api::Kv],
+    apis: &[Api::Kv, Api::Txn],
     read_modes: &[ReadMode::Linearizable],
     bugs: &[STALE_READS],
     clock: ClockMethod::Unsupported("the memory system runs inside the harness: no clock to move"),
@@ -66,18 +66,40 @@ fn make_stale(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, Sy
     make(&config, env)
 }
 
-type Registers = Arc<Mutex<HashMap<String, String>>>;
+/// The keys, each with its value and the version of its last write.
+#[derive(Debug, Default)]
+struct Store {
+    keys: HashMap<String, (String, u64)>,
+    /// The version of the last write (versions only grow).
+    version: u64,
+}
+
+impl Store {
+    fn read(&self, key: &str) -> Versioned {
+        match self.keys.get(key) {
+            Some((v, version)) => Versioned { value: Some(v.clone()), version: *version },
+            None => Versioned { value: None, version: 0 },
+        }
+    }
+
+    fn write(&mut self, key: &str, value: &str) {
+        self.version += 1;
+        self.keys.insert(key.to_string(), (value.to_string(), self.version));
+    }
+}
+
+type Shared = Arc<Mutex<Store>>;
 
 /// The in-process store with `nodes` (identical) nodes.
 pub struct Memory {
     nodes: usize,
-    registers: Registers,
+    store: Shared,
     stale_reads: bool,
 }
 
 impl Memory {
     pub fn new(nodes: usize) -> Memory {
-        Memory { nodes: nodes.max(1), registers: Arc::default(), stale_reads: false }
+        Memory { nodes: nodes.max(1), store: Arc::default(), stale_reads: false }
     }
 
     /// The same store with the stale-read bug (see the module docs).
@@ -88,7 +110,7 @@ impl Memory {
     /// A client of the store, as its concrete type (tests wrap it).
     pub fn memory_client(&self, node: usize) -> MemoryClient {
         MemoryClient {
-            registers: self.registers.clone(),
+            store: self.store.clone(),
             node: node_name(node % self.nodes),
             stale: self.stale_reads.then(HashMap::new),
             reads: 0,
@@ -123,27 +145,40 @@ impl System for Memory {
 
 /// A client of the in-process store.
 pub struct MemoryClient {
-    registers: Registers,
+    store: Shared,
     node: String,
-    /// The buggy client's own copy of the registers.
-    stale: Option<HashMap<String, String>>,
+    /// The buggy client's own copy of the keys it touched.
+    stale: Option<HashMap<String, Versioned>>,
     reads: u64,
 }
 
 impl MemoryClient {
-    fn registers(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.registers.lock().unwrap_or_else(|p| p.into_inner())
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The buggy client refreshes its copy of `key` from the store.
     fn refresh(&mut self, key: &str) {
-        let current = self.registers().get(key).cloned();
+        let current = self.store().read(key);
         if let Some(copy) = &mut self.stale {
-            match current {
-                Some(v) => copy.insert(key.to_string(), v),
-                None => copy.remove(key),
-            };
+            copy.insert(key.to_string(), current);
         }
+    }
+
+    /// A read as this client sees it: the store's, or (buggy) its copy's, refreshed
+    /// every [`REFRESH_EVERY`]th read.
+    fn read_one(&mut self, key: &str) -> Versioned {
+        if self.stale.is_none() {
+            return self.store().read(key);
+        }
+        self.reads += 1;
+        if self.reads.is_multiple_of(REFRESH_EVERY) {
+            self.refresh(key);
+        }
+        self.stale
+            .as_ref()
+            .and_then(|c| c.get(key).cloned())
+            .unwrap_or(Versioned { value: None, version: 0 })
     }
 }
 
@@ -155,26 +190,21 @@ impl Client for MemoryClient {
     fn kv(&mut self) -> Option<&mut dyn Kv> {
         Some(self)
     }
+
+    fn txn(&mut self) -> Option<&mut dyn Txn> {
+        Some(self)
+    }
 }
 
 impl Kv for MemoryClient {
     fn get<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, CallError>> {
-        Box::pin(async move {
-            if self.stale.is_some() {
-                self.reads += 1;
-                if self.reads.is_multiple_of(REFRESH_EVERY) {
-                    self.refresh(key);
-                }
-                return Ok(self.stale.as_ref().and_then(|c| c.get(key).cloned()));
-            }
-            Ok(self.registers().get(key).cloned())
-        })
+        Box::pin(async move { Ok(self.read_one(key).value) })
     }
 
     fn put<'a>(&'a mut self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), CallError>> {
         Box::pin(async move {
             self.refresh(key);
-            self.registers().insert(key.to_string(), value.to_string());
+            self.store().write(key, value);
             Ok(())
         })
     }
@@ -187,12 +217,64 @@ impl Kv for MemoryClient {
     ) -> BoxFuture<'a, Result<bool, CallError>> {
         Box::pin(async move {
             self.refresh(key);
-            let mut regs = self.registers();
-            let holds = regs.get(key).is_some_and(|v| v == from);
+            let mut store = self.store();
+            let holds = store.read(key).value.is_some_and(|v| v == from);
             if holds {
-                regs.insert(key.to_string(), to.to_string());
+                store.write(key, to);
             }
             Ok(holds)
+        })
+    }
+}
+
+impl Txn for MemoryClient {
+    fn read<'a>(
+        &'a mut self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Versioned>, CallError>> {
+        Box::pin(async move {
+            if self.stale.is_some() {
+                return Ok(keys.iter().map(|k| self.read_one(k)).collect());
+            }
+            let store = self.store();
+            Ok(keys.iter().map(|k| store.read(k)).collect())
+        })
+    }
+
+    fn scan<'a>(
+        &'a mut self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, CallError>> {
+        Box::pin(async move {
+            let store = self.store();
+            let mut found: Vec<(String, String)> = store
+                .keys
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(k, (v, _))| (k.clone(), v.clone()))
+                .collect();
+            found.sort();
+            Ok(found)
+        })
+    }
+
+    fn commit<'a>(
+        &'a mut self,
+        guards: &'a [(String, u64)],
+        writes: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(async move {
+            for (key, _) in writes {
+                self.refresh(key);
+            }
+            let mut store = self.store();
+            if guards.iter().any(|(k, version)| store.read(k).version != *version) {
+                return Ok(false);
+            }
+            for (key, value) in writes {
+                store.write(key, value);
+            }
+            Ok(true)
         })
     }
 }

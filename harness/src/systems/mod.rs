@@ -12,6 +12,7 @@
 
 pub mod builtin;
 pub mod builtin_lock;
+pub mod builtin_txn;
 pub mod cluster;
 pub mod etcd;
 pub mod memory;
