@@ -7,8 +7,10 @@ mod common;
 use std::time::Duration;
 
 use nemesis::clock::ClockSupport;
+use nemesis::families::kill::Kill;
+use nemesis::families::pause::Pause;
 use nemesis::inject::{Nemesis, Outcome};
-use nemesis::schedule::{Fault, Target};
+use nemesis::schedule::{FaultParams, Target};
 
 #[test]
 fn kill_pause_resume_stop_restart_on_echo_servers() {
@@ -62,9 +64,10 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
     };
 
     let report = nemesis
-        .apply(&Fault::Kill { target: Target::Majority, nodes: None }, &[])
+        .apply(&Kill { target: Target::Majority, nodes: None }.fault(), &[])
         .expect("kill majority");
-    let Some(Fault::Kill { nodes: Some(killed), .. }) = &report.fault else { panic!("{report:?}") };
+    let resolved = report.fault.as_ref().map(Kill::of);
+    let Some(Ok(Kill { nodes: Some(killed), .. })) = &resolved else { panic!("{report:?}") };
     assert_eq!(killed.len(), 3);
     assert!(killed.iter().all(|n| report.nodes[n] == Outcome::Installed), "{report:?}");
     let up = answering(&e.lab);
@@ -77,7 +80,7 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
     }
 
     let report = nemesis
-        .apply(&Fault::Pause { target: Target::Primaries, nodes: None }, &[3])
+        .apply(&Pause { target: Target::Primaries, nodes: None }.fault(), &[3])
         .expect("pause primaries");
     assert_eq!(report.nodes.keys().copied().collect::<Vec<_>>(), vec![3]);
     assert!(e.lab.is_paused(e.echo[3]));
@@ -88,11 +91,11 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
 
     // A node without processes is skipped, and says so.
     let report = nemesis
-        .apply(&Fault::Kill { target: Target::Nodes(vec![0]), nodes: None }, &[])
+        .apply(&Kill { target: Target::Nodes(vec![0]), nodes: None }.fault(), &[])
         .expect("kill n1");
     assert_eq!(report.nodes[&0], Outcome::Installed);
     let again = nemesis
-        .apply(&Fault::Kill { target: Target::Nodes(vec![0]), nodes: None }, &[])
+        .apply(&Kill { target: Target::Nodes(vec![0]), nodes: None }.fault(), &[])
         .expect("kill n1 again");
     assert!(matches!(again.nodes[&0], Outcome::Skipped(_)), "{again:?}");
     nemesis.heal_all().expect("heal");
