@@ -102,3 +102,22 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
     common::wait_answering(&e.lab, 0);
     common::destroy_and_check(e);
 }
+
+#[test]
+fn nodes_start_with_no_signal_blocked_whatever_the_spawner_blocks() {
+    use nix::sys::signal::{SigSet, Signal};
+    let e = common::echo_lab(1);
+    // A command holding a fault blocks SIGTERM (to heal before it exits); the nodes
+    // it restarts must still die of a graceful stop.
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    term.thread_block().expect("block");
+    let restarted = e.lab.kill(e.echo[0]).and_then(|_| e.lab.restart(e.echo[0]));
+    term.thread_unblock().expect("unblock");
+    assert!(restarted.expect("restart"));
+    let pid = e.lab.pid(e.echo[0]).expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let blocked = status.lines().find_map(|l| l.strip_prefix("SigBlk:")).expect("SigBlk");
+    assert_eq!(u64::from_str_radix(blocked.trim(), 16).ok(), Some(0), "{status}");
+    common::destroy_and_check(e);
+}
