@@ -12,6 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NemesisError, Result};
+use crate::families::kill::KILL;
+use crate::families::partition::PARTITION;
+use crate::families::pause::PAUSE;
 use crate::families::{DrawRng, Family, Registry};
 use crate::latency::LinkDelay;
 use crate::partition::PartitionShape;
@@ -173,7 +176,9 @@ impl ScheduleConfig {
             nodes,
             interval_ms,
             duration_ms,
-            kinds: ["partition", "kill", "pause"].map(String::from).to_vec(),
+            kinds: [&PARTITION as &dyn Family, &KILL, &PAUSE]
+                .map(|f| f.kind().to_string())
+                .to_vec(),
             shapes: vec![
                 PartitionShape::IsolateOne { node: None },
                 PartitionShape::RandomHalves,
