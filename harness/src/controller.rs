@@ -27,8 +27,8 @@ use crate::analysis::{self, Analysis};
 use crate::commands::run_results::{RunSummary, print_summary, verdict_name, write_results};
 use crate::exit::{Exit, Failure};
 use crate::lab_host::{self, LabHost, SwitchGuard};
-use crate::lab_nemesis::{self, ScheduleRequest};
-use crate::node_host::{LoopbackHost, NodeHost, node_name};
+use crate::lab_nemesis::{self, FaultRequest};
+use crate::node_host::{HostProcesses, LoopbackHost, NodeHost, node_name};
 use crate::options::{HostChoice, TestArgs};
 use crate::runtime::control::Stats;
 use crate::runtime::nemesis_hook::{NemesisHook, NoNemesis};
@@ -37,6 +37,8 @@ use crate::runtime::recorder::Recorder;
 use crate::runtime::{RunOptions, RunReport, SharedReport, execute};
 use crate::store::{self, RunDir, Store, TestRecord};
 use crate::system::{ClockMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef, SystemError};
+use nemesis::clock::ClockSupport;
+use nemesis::control::Controls;
 use nemesis::{Lab, LabConfig};
 
 /// What a run may choose from: the registries, passed in (a test adds its own
@@ -45,11 +47,16 @@ use nemesis::{Lab, LabConfig};
 pub struct Registry {
     pub systems: Vec<&'static SystemDef>,
     pub workloads: Vec<&'static WorkloadDef>,
+    pub faults: nemesis::families::Registry,
 }
 
 impl Default for Registry {
     fn default() -> Registry {
-        Registry { systems: crate::systems::ALL.to_vec(), workloads: workloads::ALL.to_vec() }
+        Registry {
+            systems: crate::systems::ALL.to_vec(),
+            workloads: workloads::ALL.to_vec(),
+            faults: nemesis::families::Registry::builtin(),
+        }
     }
 }
 
@@ -68,6 +75,7 @@ pub struct Plan {
     /// The requested fault families (none: no nemesis).
     pub faults: Vec<String>,
     pub use_lab: bool,
+    pub registry: Registry,
 }
 
 fn bad<T>(message: String) -> Result<T, Failure> {
@@ -140,25 +148,33 @@ fn check_workload(system: &SystemDef, workload: &WorkloadDef) -> Result<(), Fail
     }
 }
 
-/// The requested fault families, each checked against the system and the host.
-fn check_faults(system: &SystemDef, args: &TestArgs) -> Result<Vec<String>, Failure> {
-    let faults = lab_nemesis::requested(&args.nemesis).map_err(Failure::bad_input)?;
-    if faults.is_empty() {
-        return Ok(faults);
-    }
-    if system.caps.nodes == Nodes::InProcess {
+/// The requested fault families, each checked against what the run offers: network
+/// control only in the lab, process control when the system's nodes are processes,
+/// the clock as the system says. Returns the families' names and whether the run
+/// goes in the lab (`auto`: whenever there are faults, so runs stay isolated).
+fn check_faults(
+    system: &SystemDef,
+    args: &TestArgs,
+    registry: &Registry,
+) -> Result<(Vec<String>, bool), Failure> {
+    let families =
+        lab_nemesis::families(&registry.faults, &args.nemesis).map_err(Failure::bad_input)?;
+    lab_nemesis::check_shapes(&args.partitions).map_err(Failure::bad_input)?;
+    if !families.is_empty() && system.caps.nodes == Nodes::InProcess {
         return bad(format!(
             "the {} system runs inside the harness: it has no nodes to fault; use --nemesis none",
             system.name
         ));
     }
-    if args.host == HostChoice::Loopback {
-        return bad(
-            "faults need the lab (--host lab or auto): loopback nodes share one network".into()
-        );
-    }
-    lab_nemesis::check_shapes(&args.partitions).map_err(Failure::bad_input)?;
-    Ok(faults)
+    let in_lab = match args.host {
+        HostChoice::Lab => true,
+        HostChoice::Loopback => false,
+        HostChoice::Auto => !families.is_empty(),
+    };
+    let processes = system.caps.nodes == Nodes::Processes;
+    let offers = lab_nemesis::offers(system.name, in_lab, processes, system.caps.clock);
+    lab_nemesis::check(&registry.faults, &families, &offers).map_err(Failure::bad_input)?;
+    Ok((families.iter().map(|f| f.name().to_string()).collect(), in_lab))
 }
 
 impl Plan {
@@ -171,7 +187,7 @@ impl Plan {
         let workload_def =
             workloads::find(&registry.workloads, &args.workload).map_err(Failure::bad_input)?;
         check_workload(system, workload_def)?;
-        let faults = check_faults(system, &args)?;
+        let (faults, use_lab) = check_faults(system, &args, registry)?;
         let seed = args.seed.unwrap_or_else(random_seed);
         args.seed = Some(seed);
         let options =
@@ -180,9 +196,8 @@ impl Plan {
             (workload_def.make)(&options).map_err(Failure::bad_input)?.into();
         let name =
             args.name.clone().unwrap_or_else(|| format!("{}-{}", system.name, workload_def.name));
-        let use_lab =
-            args.host == HostChoice::Lab || (args.host == HostChoice::Auto && !faults.is_empty());
-        Ok(Plan { args, seed, name, system, workload_def, workload, faults, use_lab })
+        let registry = registry.clone();
+        Ok(Plan { args, seed, name, system, workload_def, workload, faults, use_lab, registry })
     }
 
     fn system_config(&self) -> SystemConfig {
@@ -353,26 +368,46 @@ impl Run<'_> {
         self.write(&record, &report, history_error, analysed, summary, &log)
     }
 
-    /// The nemesis for the requested faults (none without faults).
+    /// The nemesis for the requested faults (none without faults), acting through
+    /// the lab's controls or the node host's processes, and moving clocks the way
+    /// the system says.
     fn nemesis(&self, system: &Arc<dyn System>) -> Result<Box<dyn NemesisHook>, Failure> {
-        let (Some(lab), false) = (&self.env.lab, self.plan.faults.is_empty()) else {
+        if self.plan.faults.is_empty() {
             return Ok(Box::new(NoNemesis));
+        }
+        let clock = match self.plan.system.caps.clock {
+            ClockMethod::Libfaketime => ClockSupport::Libfaketime,
+            ClockMethod::Injected => match system.clock_hook() {
+                Some(hook) => ClockSupport::Hook(hook),
+                None => ClockSupport::Unsupported {
+                    reason: format!("the {} system gave no clock hook", self.plan.system.name),
+                },
+            },
+            ClockMethod::Unsupported(why) => ClockSupport::Unsupported { reason: why.into() },
         };
-        let clock_unsupported = match self.plan.system.caps.clock {
-            ClockMethod::Unsupported(why) => why,
-            ClockMethod::Libfaketime | ClockMethod::Injected => "",
+        let nodes = self.plan.args.nodes;
+        let controls = match &self.env.lab {
+            Some(lab) => Controls::lab(lab, clock),
+            None => Controls::none(nodes)
+                .with_processes(Arc::new(HostProcesses(self.env.host.clone())))
+                .with_clock(clock),
         };
-        let request = ScheduleRequest {
+        let args = &self.plan.args;
+        let request = FaultRequest {
             seed: self.plan.seed,
-            nodes: self.plan.args.nodes,
+            nodes,
             faults: &self.plan.faults,
-            shapes: &self.plan.args.partitions,
-            interval: Duration::from_secs_f64(self.plan.args.nemesis_interval),
-            duration: Duration::from_secs_f64(self.plan.args.time_limit),
-            clock_unsupported,
+            shapes: &args.partitions,
+            interval: Duration::from_secs_f64(args.nemesis_interval),
+            duration: Duration::from_secs_f64(args.time_limit),
         };
-        let hook = lab_nemesis::build(lab, &request, system.clone())
-            .map_err(|e| Failure::bad_input(format!("the fault schedule cannot run: {e}")))?;
+        let hook = lab_nemesis::build_nemesis(
+            &self.plan.registry.faults,
+            controls,
+            &request,
+            system.clone(),
+        )
+        .map_err(|e| Failure::bad_input(format!("the fault schedule cannot run: {e}")))?;
         Ok(Box::new(hook))
     }
 

@@ -103,6 +103,10 @@ impl NodeHost for LabHost {
         self.on(node, "stop", |lab, h| lab.stop(h, grace))
     }
 
+    fn started(&self, node: usize) -> bool {
+        self.handle(node).is_some()
+    }
+
     fn restart(&self, node: usize) -> Result<bool, HostError> {
         if self.pid(node).is_some() {
             return Ok(false);

@@ -3,16 +3,24 @@
 //! a blocking thread during the main phase; every step goes into the history as a
 //! `nemesis` invoke and completion; primaries (for faults aimed at leaders) come
 //! from the system's own view of who leads.
+//!
+//! Thin by design: fault families are looked up in a [`Registry`]
+//! (`nemesis::families`), their needs are checked against what the run offers
+//! ([`Offers`]), and the nemesis acts through the run's [`Controls`] (a lab's
+//! network and processes, or a host's processes alone). No family is named here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use nemesis::clock::ClockSupport;
-use nemesis::inject::{Nemesis, completion_op, invoke_op};
+use nemesis::PartitionShape;
+use nemesis::clock::ClockMethod;
+use nemesis::control::{Controls, Offer, Offers};
+use nemesis::families::{Family, Registry};
+use nemesis::inject::{HEAL_ALL, Nemesis, Outcome};
+use nemesis::plan::{self, Request};
 use nemesis::runner::{RunHooks, run_schedule};
-use nemesis::schedule::{Action, Fault, FaultKind, Schedule, ScheduleConfig, Target};
-use nemesis::{Lab, PartitionShape};
+use nemesis::schedule::{Action, Schedule};
 use serde_json::Value as Json;
 
 use crate::runtime::control::{Stats, Stop};
@@ -24,38 +32,18 @@ pub struct LabNemesis<S: System + ?Sized> {
     nemesis: Arc<Nemesis>,
     schedule: Arc<Schedule>,
     system: Arc<S>,
-}
-
-impl<S: System + ?Sized> LabNemesis<S> {
-    pub fn new(nemesis: Nemesis, schedule: Schedule, system: Arc<S>) -> Self {
-        LabNemesis { nemesis: Arc::new(nemesis), schedule: Arc::new(schedule), system }
-    }
+    /// The requested families' names, for logs.
+    families: Vec<&'static str>,
 }
 
 /// What the progress line shows for a nemesis operation.
 fn describe_step(op: &history::Op) -> Option<String> {
-    match op.kind {
-        history::OpKind::Invoke if op.f != "heal-all" => Some(op.f.clone()),
-        history::OpKind::Invoke => None,
-        _ => None,
-    }
+    (op.kind == history::OpKind::Invoke && op.f != HEAL_ALL).then(|| op.f.clone())
 }
 
 impl<S: System + ?Sized> NemesisHook for LabNemesis<S> {
     fn describe(&self) -> String {
-        let kinds: Vec<String> = self
-            .schedule
-            .config
-            .kinds
-            .iter()
-            .map(|k| {
-                serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            })
-            .collect();
-        format!("{} every {} ms", kinds.join(","), self.schedule.config.interval_ms)
+        format!("{} every {} ms", self.families.join(","), self.schedule.config.interval_ms)
     }
 
     fn schedule(&self) -> Json {
@@ -109,7 +97,7 @@ impl<S: System + ?Sized> NemesisHook for LabNemesis<S> {
                     .iter()
                     .flat_map(|r| {
                         r.nodes.iter().filter_map(move |(n, o)| match o {
-                            nemesis::inject::Outcome::Indeterminate(why) => {
+                            Outcome::Indeterminate(why) => {
                                 Some(format!("{} on n{}: {why}", r.f, n + 1))
                             }
                             _ => None,
@@ -132,17 +120,17 @@ impl<S: System + ?Sized> NemesisHook for LabNemesis<S> {
             let recorder = recorder.clone();
             stats.set_fault(None);
             let job = tokio::task::spawn_blocking(move || {
-                recorder.record(invoke_op(None, recorder.elapsed_ns()));
+                recorder.record(nemesis.invoke_op(None, recorder.elapsed_ns()));
                 let result = nemesis.step(&Action::HealAll, &[]);
                 match &result {
                     Ok(report) => {
-                        recorder.record(completion_op(report, recorder.elapsed_ns()));
+                        recorder.record(nemesis.completion_op(report, recorder.elapsed_ns()));
                     }
                     Err(e) => {
                         let mut op = history::Op::new(
                             history::Process::Nemesis,
                             history::OpKind::Info,
-                            "heal-all",
+                            HEAL_ALL,
                             history::Value::Nil,
                         );
                         op.error = Some(history::Value::Str(e.to_string()));
@@ -164,160 +152,132 @@ impl<S: System + ?Sized> NemesisHook for LabNemesis<S> {
 /// from every worker's.
 const SCHEDULE_SALT: u64 = 0x006e_656d_6573_6973; // "nemesis"
 
-/// The fault families `--nemesis` names.
-pub fn fault_kind(name: &str) -> Option<FaultKind> {
-    Some(match name {
-        "partition" => FaultKind::Partition,
-        "kill" => FaultKind::Kill,
-        // Drawn like `kill`, then every kill is aimed at all nodes (see `build`).
-        "kill-all" => FaultKind::Kill,
-        "pause" => FaultKind::Pause,
-        _ => return None,
-    })
-}
-
-/// Every fault family `--nemesis` takes, with a one-line summary.
-pub fn families() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("partition", "network partitions by shape (isolate-one, halves, ring, bridge, primaries)"),
-        ("kill", "SIGKILL of some nodes, restarted at the heal"),
-        ("kill-all", "SIGKILL of every node at once (a whole-cluster crash)"),
-        ("pause", "SIGSTOP of some nodes, SIGCONT at the heal"),
-    ]
-}
-
-/// The fault families `--nemesis` asks for (`none` dropped, duplicates merged), or why
-/// they cannot be played together.
-pub fn requested(names: &[String]) -> Result<Vec<String>, String> {
-    let known = ["partition", "kill", "kill-all", "pause"];
-    let mut faults: Vec<String> = Vec::new();
-    for n in names.iter().map(|n| n.trim()) {
-        if n != "none" && fault_kind(n).is_none() {
-            return Err(format!("unknown nemesis {n:?} (known: none, {})", known.join(", ")));
-        }
-        if n != "none" && !faults.iter().any(|f| f == n) {
-            faults.push(n.to_string());
-        }
-    }
-    if faults.iter().any(|f| f == "kill") && faults.iter().any(|f| f == "kill-all") {
-        return Err("--nemesis kill and kill-all exclude each other: pick one".into());
-    }
-    Ok(faults)
-}
-
-/// Checks every `--partitions` shape is known.
-pub fn check_shapes(shapes: &[String]) -> Result<(), String> {
-    match shapes.iter().find(|s| partition_shape(s.trim()).is_none()) {
-        None => Ok(()),
-        Some(s) => Err(format!(
-            "unknown partition shape {s:?} (known: isolate-one, random-halves, \
-             majorities-ring, bridge, primaries)"
-        )),
-    }
-}
-
-/// The partition shapes `--partitions` names.
-pub fn partition_shape(name: &str) -> Option<PartitionShape> {
-    Some(match name {
-        "isolate-one" => PartitionShape::IsolateOne { node: None },
-        "random-halves" => PartitionShape::RandomHalves,
-        "majorities-ring" => PartitionShape::MajoritiesRing,
-        "bridge" => PartitionShape::Bridge,
-        "primaries" => PartitionShape::Primaries,
-        _ => return None,
-    })
-}
-
-/// `kill-all`: a whole-cluster crash (every node SIGKILLed at once, as in a power
-/// loss), which is what exposes acknowledged writes that were never made durable.
-/// Rewriting the seeded schedule keeps it a pure function of the seed (replay).
-fn aim_kills_at_all(schedule: &mut Schedule, nodes: usize) {
-    for step in &mut schedule.steps {
-        if let Action::Start { fault: Fault::Kill { target, nodes: chosen } } = &mut step.action {
-            *target = Target::All;
-            *chosen = Some((0..nodes).collect());
-        }
-    }
-}
-
-/// What a fault schedule is made from.
-pub struct ScheduleRequest<'a> {
+/// What a fault schedule is made from: `faultline test`'s options.
+#[derive(Debug, Clone)]
+pub struct FaultRequest<'a> {
+    /// The run seed (salted here).
     pub seed: u64,
     pub nodes: usize,
+    /// `--nemesis` words (`none` stands for nothing).
     pub faults: &'a [String],
+    /// `--partitions` shape names (empty: the partition family's defaults).
     pub shapes: &'a [String],
     pub interval: Duration,
     pub duration: Duration,
-    /// Why clock faults cannot work on this system (Go programs ignore libfaketime).
-    pub clock_unsupported: &'a str,
+}
+
+impl FaultRequest<'_> {
+    fn plan(&self) -> Request<'_> {
+        Request {
+            seed: self.seed ^ SCHEDULE_SALT,
+            nodes: self.nodes,
+            families: self.faults,
+            shapes: self.shapes,
+            interval_ms: self.interval.as_millis().max(1) as u64,
+            duration_ms: self.duration.as_millis() as u64,
+        }
+    }
+}
+
+/// The families `--nemesis` names, each once (`none` is none); refuses unknown
+/// names (listing the known ones) and exclusive pairs (`kill` with `kill-all`).
+pub fn families(registry: &Registry, names: &[String]) -> Result<Vec<&'static dyn Family>, String> {
+    plan::families(registry, names)
+}
+
+/// Refuses a `--partitions` name that is no drawable shape (listing the shapes).
+pub fn check_shapes(names: &[String]) -> Result<(), String> {
+    nemesis::families::partition::shapes_from_names(names, usize::MAX).map(|_| ())
+}
+
+/// The shape names `--partitions` takes.
+pub fn shape_names() -> Vec<&'static str> {
+    PartitionShape::names()
+        .into_iter()
+        .filter(|n| PartitionShape::by_name(n).is_ok_and(|s| s.is_drawable()))
+        .collect()
+}
+
+/// What a run offers the nemesis: a lab gives network control; nodes that are
+/// processes we run (in a lab, or on a host implementing
+/// [`nemesis::control::Processes`]) give process control; the clock follows the
+/// system's method (libfaketime only in a lab). `system` names it in the reasons.
+pub fn offers(system: &str, in_lab: bool, has_processes: bool, clock: ClockMethod) -> Offers {
+    Offers {
+        network: if in_lab {
+            Offer::Yes
+        } else {
+            Offer::No(format!(
+                "{system} nodes outside a lab share one network (use --host lab or auto)"
+            ))
+        },
+        processes: if has_processes {
+            Offer::Yes
+        } else {
+            Offer::No(format!("the {system} system has no node processes to signal"))
+        },
+        clock: match clock.offer(in_lab) {
+            Offer::No(why) => Offer::No(format!("{system}: {why}")),
+            yes => yes,
+        },
+    }
+}
+
+/// Refuses, before the run, a family whose needs the run does not offer: the
+/// message names the family, what it lacks and why, and the faults the run
+/// supports (the caller exits 254).
+pub fn check(
+    registry: &Registry,
+    families: &[&'static dyn Family],
+    offers: &Offers,
+) -> Result<(), String> {
+    plan::check(registry, families, offers).map_err(|r| r.to_string())
 }
 
 /// The seeded fault schedule for a request: a function of the seed and the options
 /// alone (what `replay` compares).
-pub fn schedule_for(request: &ScheduleRequest<'_>) -> Result<Schedule, String> {
-    let mut config = ScheduleConfig::new(
-        request.seed ^ SCHEDULE_SALT,
-        request.nodes,
-        request.interval.as_millis().max(1) as u64,
-        request.duration.as_millis() as u64,
-    );
-    config.kinds = request
-        .faults
-        .iter()
-        .map(|f| fault_kind(f).ok_or_else(|| format!("unknown fault {f:?}")))
-        .collect::<Result<_, _>>()?;
-    let defaults: Vec<String>;
-    let shapes = if request.shapes.is_empty() {
-        // Jepsen's usual mix; a majorities ring only exists from 4 nodes on.
-        let mut d = vec!["isolate-one", "random-halves", "bridge"];
-        if request.nodes >= 4 {
-            d.push("majorities-ring");
-        }
-        defaults = d.into_iter().map(String::from).collect();
-        &defaults
-    } else {
-        request.shapes
-    };
-    config.shapes = shapes
-        .iter()
-        .map(|s| partition_shape(s.trim()).ok_or_else(|| format!("unknown partition shape {s:?}")))
-        .collect::<Result<_, _>>()?;
-    let mut schedule = Schedule::generate(config).map_err(|e| e.to_string())?;
-    if request.faults.iter().any(|f| f == "kill-all") {
-        aim_kills_at_all(&mut schedule, request.nodes);
-    }
-    Ok(schedule)
+pub fn schedule(registry: &Registry, request: &FaultRequest<'_>) -> Result<Schedule, String> {
+    plan::schedule(registry, &request.plan())
 }
 
-/// The seeded schedule and the nemesis that plays it, checked before anything runs
-/// (an unsupported fault refuses the run with a message saying why).
-pub fn build<S: System + ?Sized>(
-    lab: &Lab,
-    request: &ScheduleRequest<'_>,
+/// The seeded schedule and the nemesis that plays it through `controls`, checked
+/// before anything runs: a family the controls cannot serve refuses the run
+/// with the reason ([`check`]).
+pub fn build_nemesis<S: System + ?Sized>(
+    registry: &Registry,
+    controls: Controls,
+    request: &FaultRequest<'_>,
     system: Arc<S>,
 ) -> Result<LabNemesis<S>, String> {
-    let schedule = schedule_for(request)?;
-    let clock = ClockSupport::Unsupported { reason: request.clock_unsupported.to_string() };
-    let nemesis = Nemesis::new(lab.clone(), clock, request.seed ^ SCHEDULE_SALT);
+    let wanted = families(registry, request.faults)?;
+    check(registry, &wanted, &controls.offers())?;
+    let schedule = schedule(registry, request)?;
+    let nemesis = Nemesis::with_controls(controls, registry.clone(), request.seed ^ SCHEDULE_SALT);
     nemesis.check_schedule(&schedule).map_err(|e| e.to_string())?;
-    Ok(LabNemesis::new(nemesis, schedule, system))
+    Ok(LabNemesis {
+        nemesis: Arc::new(nemesis),
+        schedule: Arc::new(schedule),
+        system,
+        families: wanted.iter().map(|f| f.name()).collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use nemesis::schedule::Fault;
+    use nemesis::families::kill::Kill;
+    use nemesis::families::partition::Partition;
+    use nemesis::schedule::{Fault, FaultParams, Target};
 
     use super::*;
 
-    fn request<'a>(seed: u64, faults: &'a [String], shapes: &'a [String]) -> ScheduleRequest<'a> {
-        ScheduleRequest {
+    fn request<'a>(seed: u64, faults: &'a [String], shapes: &'a [String]) -> FaultRequest<'a> {
+        FaultRequest {
             seed,
             nodes: 3,
             faults,
             shapes,
             interval: Duration::from_secs(2),
             duration: Duration::from_secs(30),
-            clock_unsupported: "test",
         }
     }
 
@@ -331,31 +291,117 @@ mod tests {
             .collect()
     }
 
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn the_schedule_is_a_function_of_the_seed_and_the_options() {
-        let faults: Vec<String> = ["partition", "kill", "pause"].map(String::from).to_vec();
-        let a = schedule_for(&request(1, &faults, &[])).unwrap();
-        assert_eq!(a, schedule_for(&request(1, &faults, &[])).unwrap());
-        assert_ne!(a, schedule_for(&request(2, &faults, &[])).unwrap());
+        let r = Registry::builtin();
+        let faults = names(&["partition", "kill", "pause"]);
+        let a = schedule(&r, &request(1, &faults, &[])).unwrap();
+        assert_eq!(a, schedule(&r, &request(1, &faults, &[])).unwrap());
+        assert_ne!(a, schedule(&r, &request(2, &faults, &[])).unwrap());
         assert!(faults_of(&a).len() >= 5, "a fault every other interval over 30 s");
         // Three nodes have no majorities ring.
-        assert!(faults_of(&a).iter().all(|f| !matches!(
-            f,
-            Fault::Partition { spec, .. } if spec.shape == PartitionShape::MajoritiesRing
-        )));
+        assert!(faults_of(&a).iter().all(|f| {
+            Partition::of(f).map_or(true, |p| p.spec.shape != PartitionShape::MajoritiesRing)
+        }));
     }
 
     #[test]
     fn only_the_requested_faults_and_shapes_are_drawn() {
-        let faults = vec!["partition".to_string()];
-        let shapes = vec!["primaries".to_string()];
-        let s = schedule_for(&request(5, &faults, &shapes)).unwrap();
-        assert!(faults_of(&s).iter().all(|f| matches!(
-            f,
-            Fault::Partition { spec, .. } if spec.shape == PartitionShape::Primaries
-        )));
+        let r = Registry::builtin();
+        let faults = names(&["partition"]);
+        let shapes = names(&["primaries"]);
+        let s = schedule(&r, &request(5, &faults, &shapes)).unwrap();
+        assert!(
+            faults_of(&s)
+                .iter()
+                .all(|f| Partition::of(f).is_ok_and(|p| p.spec.shape == PartitionShape::Primaries))
+        );
         assert_eq!(s.steps.last().map(|st| &st.action), Some(&Action::HealAll));
-        let bad = vec!["flood".to_string()];
-        assert!(schedule_for(&request(5, &bad, &[])).is_err());
+        let bad = names(&["flood"]);
+        let err = schedule(&r, &request(5, &bad, &[])).unwrap_err();
+        assert!(err.contains("flood") && err.contains("kill-all"), "{err}");
+        assert!(check_shapes(&names(&["bridge", "ring"])).is_ok());
+        let err = check_shapes(&names(&["grudge"])).unwrap_err();
+        assert!(err.contains("explicit links"), "{err}");
+        assert!(!shape_names().contains(&"grudge") && shape_names().contains(&"primaries"));
+    }
+
+    #[test]
+    fn kill_all_aims_every_kill_at_every_node() {
+        let faults = names(&["kill-all", "pause"]);
+        let s = schedule(&Registry::builtin(), &request(3, &faults, &[])).unwrap();
+        let kills: Vec<Kill> = faults_of(&s).iter().filter_map(|f| Kill::of(f).ok()).collect();
+        assert!(!kills.is_empty());
+        assert!(kills.iter().all(|k| k.target == Target::All && k.nodes == Some(vec![0, 1, 2])));
+        assert_eq!(s.config.kinds, ["kill", "pause"], "recorded as before: kill faults");
+    }
+
+    #[test]
+    fn every_family_is_drawable_from_the_harness() {
+        let r = Registry::builtin();
+        for family in r.families() {
+            let faults = vec![family.name().to_string()];
+            let s = schedule(&r, &request(7, &faults, &[]))
+                .unwrap_or_else(|e| panic!("{}: {e}", family.name()));
+            assert!(faults_of(&s).iter().all(|f| f.kind == family.kind()), "{}", family.name());
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_family_the_lack_and_what_is_supported() {
+        let r = Registry::builtin();
+        let loopback =
+            offers("etcd", false, true, ClockMethod::Unsupported("Go ignores libfaketime"));
+        let wanted = families(&r, &names(&["kill", "partition"])).unwrap();
+        let err = check(&r, &wanted, &loopback).unwrap_err();
+        assert!(err.contains("the partition fault needs network control"), "{err}");
+        assert!(err.contains("etcd nodes outside a lab share one network"), "{err}");
+        assert!(err.contains("supports: pause, kill, kill-all, stop"), "{err}");
+        let memory = offers("memory", false, false, ClockMethod::Unsupported("in-process"));
+        let err = check(&r, &wanted[..1], &memory).unwrap_err();
+        assert!(err.contains("no node processes") && err.contains("supports: none"), "{err}");
+        let clock = families(&r, &names(&["clock"])).unwrap();
+        let lab = offers("etcd", true, true, ClockMethod::Unsupported("Go ignores libfaketime"));
+        let err = check(&r, &clock, &lab).unwrap_err();
+        assert!(err.contains("etcd: Go ignores libfaketime"), "{err}");
+        assert!(check(&r, &clock, &offers("builtin", false, true, ClockMethod::Injected)).is_ok());
+        let faketime = offers("x", false, true, ClockMethod::Libfaketime);
+        assert!(check(&r, &clock, &faketime).is_err(), "libfaketime needs the lab");
+    }
+
+    /// Old runs replay only if the same options still give the same schedule:
+    /// these were written by the harness before families were types.
+    #[test]
+    fn schedules_are_byte_identical_to_the_recorded_ones() {
+        let golden = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../nemesis/tests/data/golden-harness-schedules.jsonl"
+        ));
+        let mut checked = 0;
+        for line in golden.lines() {
+            let case: Json = serde_json::from_str(line).unwrap();
+            let list = |k: &str| -> Vec<String> {
+                case[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect()
+            };
+            let (faults, shapes) = (list("faults"), list("shapes"));
+            let request = FaultRequest {
+                seed: case["seed"].as_u64().unwrap(),
+                nodes: case["nodes"].as_u64().unwrap() as usize,
+                faults: &faults,
+                shapes: &shapes,
+                interval: Duration::from_secs_f64(2.5),
+                duration: Duration::from_secs(40),
+            };
+            let want = serde_json::to_string(&case["schedule"]).unwrap();
+            let via_new = schedule(&Registry::builtin(), &request).unwrap();
+            assert_eq!(serde_json::to_string(&via_new).unwrap(), want, "{line}");
+            assert_eq!(serde_json::to_value(&via_new).unwrap(), case["schedule"]);
+            checked += 1;
+        }
+        assert_eq!(checked, 72);
     }
 }

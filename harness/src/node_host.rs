@@ -26,6 +26,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 pub use nemesis::ProcessSpec;
+use nemesis::control::Acted;
 
 /// The signals a host can deliver to a node process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +93,53 @@ pub trait NodeHost: Send + Sync {
     fn stop(&self, node: usize, grace: Duration) -> Result<bool, HostError>;
     /// Starts the node's last process again (same command, same data) unless it runs.
     fn restart(&self, node: usize) -> Result<bool, HostError>;
+    /// Whether a process was ever started on the node.
+    fn started(&self, node: usize) -> bool;
 
     /// Stops every node, collecting every error rather than stopping at the first.
     fn stop_all(&self, grace: Duration) -> Vec<HostError> {
         (0..self.node_count()).filter_map(|n| self.stop(n, grace).err()).collect()
+    }
+}
+
+/// A node host as the nemesis's process control: the nemesis kills, pauses and
+/// restarts nodes through the same registry the system started them in.
+pub struct HostProcesses(pub std::sync::Arc<dyn NodeHost>);
+
+impl HostProcesses {
+    fn act(
+        &self,
+        node: usize,
+        verb: impl FnOnce(&dyn NodeHost) -> Result<bool, HostError>,
+    ) -> nemesis::Result<Acted> {
+        match verb(self.0.as_ref()) {
+            Ok(true) => Ok(Acted::Done),
+            Ok(false) if self.0.started(node) => Ok(Acted::Unchanged),
+            Ok(false) => Ok(Acted::NoProcess),
+            Err(e) => Err(nemesis::NemesisError::Invalid(e.to_string())),
+        }
+    }
+}
+
+impl nemesis::control::Processes for HostProcesses {
+    fn kill(&self, node: usize) -> nemesis::Result<Acted> {
+        self.act(node, |h| h.kill(node))
+    }
+
+    fn pause(&self, node: usize) -> nemesis::Result<Acted> {
+        self.act(node, |h| h.pause(node))
+    }
+
+    fn resume(&self, node: usize) -> nemesis::Result<Acted> {
+        self.act(node, |h| h.resume(node))
+    }
+
+    fn stop(&self, node: usize, grace: Duration) -> nemesis::Result<Acted> {
+        self.act(node, |h| h.stop(node, grace))
+    }
+
+    fn restart(&self, node: usize) -> nemesis::Result<Acted> {
+        self.act(node, |h| h.restart(node))
     }
 }
 
@@ -339,6 +383,10 @@ impl NodeHost for LoopbackHost {
         };
         self.start(node, spec)?;
         Ok(true)
+    }
+
+    fn started(&self, node: usize) -> bool {
+        self.slots().get(node).is_some_and(Option::is_some)
     }
 
     fn stop_all(&self, grace: Duration) -> Vec<HostError> {

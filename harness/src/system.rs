@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nemesis::clock::ClockHook;
+pub use nemesis::clock::ClockMethod;
 use workloads::api::{Api, BoxFuture, Client};
 
 use crate::node_host::{HostError, NodeHost};
@@ -66,17 +67,6 @@ pub trait System: Send + Sync + 'static {
     fn clock_hook(&self) -> Option<Arc<dyn ClockHook>> {
         None
     }
-}
-
-/// How a system's clocks can be moved by the clock nemesis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockMethod {
-    /// Its processes read time through libc and are started under libfaketime.
-    Libfaketime,
-    /// It takes an offset itself ([`System::clock_hook`]).
-    Injected,
-    /// Clock faults cannot work; why.
-    Unsupported(&'static str),
 }
 
 /// Whether a system has node processes the nemesis can fault.

@@ -1,10 +1,15 @@
 //! How long the lab's moving parts take (needs root, iproute2, nftables):
 //! building and removing a 5-node lab, applying and healing a partition (one
-//! nftables transaction each), and verifying it with probes.
+//! nftables transaction each), verifying it with probes, and the same partition
+//! applied and healed through the nemesis (its family, both verified by probes).
 
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use nemesis::clock::ClockSupport;
+use nemesis::families::partition::Partition;
+use nemesis::inject::Nemesis;
+use nemesis::schedule::FaultParams;
 use nemesis::{Lab, LabConfig, PartitionShape, PartitionSpec};
 
 fn lab_benches(c: &mut Criterion) {
@@ -24,6 +29,16 @@ fn lab_benches(c: &mut Criterion) {
         b.iter(|| {
             lab.set_partition(&grudge).expect("apply");
             lab.heal_network().expect("heal");
+        })
+    });
+    let nemesis =
+        Nemesis::new(lab.clone(), ClockSupport::Unsupported { reason: "bench".into() }, 1);
+    let spec = PartitionSpec::new(PartitionShape::MajoritiesRing);
+    let fault = Partition { spec, grudge: Some(grudge.clone()) }.fault();
+    group.bench_function("nemesis partition apply+heal-all (both verified)", |b| {
+        b.iter(|| {
+            assert!(nemesis.apply(&fault, &[]).expect("apply").verification.expect("v").ok());
+            assert!(nemesis.heal_all().expect("heal").verification.expect("v").ok());
         })
     });
     lab.set_partition(&grudge).expect("apply");

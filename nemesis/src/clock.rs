@@ -40,6 +40,34 @@ pub enum ClockSupport {
     },
 }
 
+/// How a system's clock can be moved, as a system describes itself before any
+/// run (a constant, unlike [`ClockSupport`], which holds the live hook).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockMethod {
+    /// Its processes read time through libc and are started under libfaketime.
+    Libfaketime,
+    /// It takes an offset through a hook of its own (the builtin node's HTTP call).
+    Injected,
+    /// Clock faults cannot work on it, and why.
+    Unsupported(&'static str),
+}
+
+impl ClockMethod {
+    /// Whether a run offers clock control: libfaketime needs the lab's per-node
+    /// timestamp files.
+    pub fn offer(self, in_lab: bool) -> crate::control::Offer {
+        use crate::control::Offer;
+        match self {
+            ClockMethod::Libfaketime if in_lab => Offer::Yes,
+            ClockMethod::Libfaketime => {
+                Offer::No("libfaketime clocks need the lab's per-node timestamp files".into())
+            }
+            ClockMethod::Injected => Offer::Yes,
+            ClockMethod::Unsupported(reason) => Offer::No(reason.into()),
+        }
+    }
+}
+
 impl std::fmt::Debug for ClockSupport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -126,6 +154,13 @@ impl Lab {
         std::fs::write(&tmp, offset_text(offset_ms))
             .and_then(|()| std::fs::rename(&tmp, &file))
             .map_err(|e| NemesisError::io(format!("writing {}", file.display()), e))
+    }
+}
+
+/// A lab moves libfaketime clocks by rewriting the node's timestamp file.
+impl ClockHook for Lab {
+    fn set_offset(&self, node: usize, offset_ms: i64) -> Result<()> {
+        self.set_faketime_offset(node, offset_ms)
     }
 }
 

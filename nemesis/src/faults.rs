@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::control::Network;
 use crate::error::{NemesisError, Result};
 use crate::lab::Lab;
 use crate::latency::{Delayer, LinkDelay};
@@ -148,5 +149,28 @@ impl Lab {
         };
         let measured = probe::measure(self, wait)?;
         Ok(probe::compare(&grudge, &measured))
+    }
+}
+
+/// The nemesis's network control: the lab's own methods above.
+impl Network for Lab {
+    fn set_partition(&self, grudge: &Grudge) -> Result<()> {
+        Lab::set_partition(self, grudge)
+    }
+
+    fn set_loss(&self, loss: &BTreeMap<(usize, usize), u8>) -> Result<()> {
+        Lab::set_loss(self, loss)
+    }
+
+    fn set_delays(&self, delays: &BTreeMap<(usize, usize), LinkDelay>, seed: u64) -> Result<()> {
+        Lab::set_delays(self, delays, seed)
+    }
+
+    fn heal(&self) -> Result<()> {
+        self.heal_network()
+    }
+
+    fn verify_partition(&self) -> Result<Verification> {
+        Lab::verify_partition(self)
     }
 }

@@ -1,27 +1,27 @@
-//! The nemesis proper: applies [`Fault`]s to a [`Lab`], heals them all, and says
-//! per node what it really did, as Jepsen's nemesis outcomes: `installed`,
-//! `skipped` (certainly not applied, with why) or `indeterminate` (may or may not
-//! be in effect). Partitions are verified by probing every directed link, and the
+//! The nemesis proper: applies [`Fault`]s through a run's [`Controls`], each by
+//! the family that owns it ([`crate::families`]), heals them all, and says per
+//! node what it really did, as Jepsen's nemesis outcomes: `installed`, `skipped`
+//! (certainly not applied, with why) or `indeterminate` (may or may not be in
+//! effect). Partitions are verified by probing every directed link, and the
 //! verdict goes into the record.
 //!
 //! Every fault becomes two history operations of process `nemesis`: an `invoke`
 //! naming the fault, then an `info` completion whose value maps each node to its
-//! outcome ([`invoke_op`], [`completion_op`]).
+//! outcome ([`Nemesis::invoke_op`], [`Nemesis::completion_op`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use history::{Op, OpKind, Process, Value};
 use rand::SeedableRng;
-use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::ClockSupport;
+use crate::control::Controls;
 use crate::error::{NemesisError, Result};
-use crate::lab::{Lab, ProcHandle};
-use crate::latency::LinkDelay;
-use crate::partition::Grudge;
+use crate::families::common::{links_value, node_name};
+use crate::families::{ApplyCtx, DrawRng, Family, Registry};
+use crate::lab::Lab;
 use crate::probe::Verification;
 use crate::schedule::{Action, Fault, Schedule};
 
@@ -61,53 +61,55 @@ pub struct FaultReport {
     pub verification: Option<Verification>,
 }
 
-/// Applies faults to one lab and remembers what to undo.
+/// The history's `f` of a heal-all.
+pub const HEAL_ALL: &str = "heal-all";
+
+/// Applies faults through a run's [`Controls`], each by the family that owns it,
+/// and remembers what to heal.
 pub struct Nemesis {
-    lab: Lab,
-    clock: ClockSupport,
-    undo: Mutex<Undo>,
+    controls: Controls,
+    registry: Registry,
     seed: u64,
     /// Draws made at apply time (targets left unresolved, primaries shapes): one
     /// stream per nemesis, so the same calls in the same order draw the same.
-    rng: Mutex<ChaCha8Rng>,
-}
-
-#[derive(Default)]
-struct Undo {
-    killed: BTreeSet<ProcHandle>,
-    paused: BTreeSet<ProcHandle>,
-    skewed: BTreeSet<usize>,
-}
-
-impl PartialOrd for ProcHandle {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ProcHandle {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.id, self.node).cmp(&(other.id, other.node))
-    }
-}
-
-fn node_name(i: usize) -> String {
-    format!("n{}", i + 1)
+    rng: Mutex<DrawRng>,
+    /// Faults applied since the last heal-all, with the family that applied them.
+    applied: Mutex<Vec<(&'static dyn Family, FaultReport)>>,
 }
 
 impl Nemesis {
-    /// A nemesis for `lab`; `clock` says how (or whether) clocks can be skewed;
-    /// `seed` drives the few draws made at apply time (jitter).
+    /// A nemesis for `lab` (its network and processes) with the built-in families;
+    /// `clock` says how (or whether) clocks can be moved; `seed` drives the few
+    /// draws made at apply time.
     pub fn new(lab: Lab, clock: ClockSupport, seed: u64) -> Nemesis {
-        let rng = Mutex::new(ChaCha8Rng::seed_from_u64(seed));
-        Nemesis { lab, clock, undo: Mutex::new(Undo::default()), seed, rng }
+        Nemesis::with_controls(Controls::lab(&lab, clock), Registry::builtin(), seed)
     }
 
-    pub fn lab(&self) -> &Lab {
-        &self.lab
+    /// A nemesis acting through `controls`, applying faults of `registry`'s families.
+    pub fn with_controls(controls: Controls, registry: Registry, seed: u64) -> Nemesis {
+        Nemesis {
+            controls,
+            registry,
+            seed,
+            rng: Mutex::new(DrawRng::seed_from_u64(seed)),
+            applied: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Refuses a schedule holding a fault this system cannot receive, before the
-    /// run starts (clock skew on etcd, for instance).
+    pub fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.controls.node_count()
+    }
+
+    /// Refuses a schedule holding a fault these controls cannot apply, before the
+    /// run starts (clock skew on etcd, a partition without a lab).
     pub fn check_schedule(&self, schedule: &Schedule) -> Result<()> {
         for step in &schedule.steps {
             if let Action::Start { fault } = &step.action {
@@ -117,190 +119,71 @@ impl Nemesis {
         Ok(())
     }
 
-    /// Refuses a fault this system cannot receive.
-    pub fn check_supported(&self, fault: &Fault) -> Result<()> {
-        if let (Fault::ClockSkew { .. }, ClockSupport::Unsupported { reason }) =
-            (fault, &self.clock)
-        {
-            return Err(NemesisError::Unsupported(format!("clock skew: {reason}")));
+    /// The family that applies `fault`, if these controls offer what it needs.
+    pub fn check_supported(&self, fault: &Fault) -> Result<&'static dyn Family> {
+        let family = self.registry.applier(fault)?;
+        if let Some((control, why)) = self.controls.offers().lacks(family.needs()) {
+            return Err(NemesisError::Unsupported(format!(
+                "{} faults need {}: {why}",
+                family.name(),
+                control.describe()
+            )));
         }
-        Ok(())
+        Ok(family)
     }
 
-    fn undo(&self) -> std::sync::MutexGuard<'_, Undo> {
-        self.undo.lock().unwrap_or_else(|p| p.into_inner())
+    fn applied(&self) -> std::sync::MutexGuard<'_, Vec<(&'static dyn Family, FaultReport)>> {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Applies one fault. `primaries` are the nodes the system currently reports
     /// as leaders (only read by primaries targets). Errors mean the fault was
-    /// refused or the lab is broken; partial effects are reported per node.
+    /// refused or the controls broke; partial effects are reported per node.
     pub fn apply(&self, fault: &Fault, primaries: &[usize]) -> Result<FaultReport> {
-        self.check_supported(fault)?;
-        let n = self.lab.node_count();
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        let rng = &mut *rng;
-        let mut report = FaultReport {
-            f: fault.name().to_string(),
-            fault: Some(fault.clone()),
-            nodes: BTreeMap::new(),
-            verification: None,
+        let family = self.check_supported(fault)?;
+        let applied = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            let mut ctx = ApplyCtx {
+                nodes: self.node_count(),
+                controls: &self.controls,
+                primaries,
+                rng: &mut rng,
+                seed: self.seed,
+            };
+            family.apply(fault, &mut ctx)?
         };
-        match fault {
-            Fault::Partition { spec, grudge } => {
-                let grudge = match grudge {
-                    Some(g) => g.clone(),
-                    None => spec.grudge(n, rng, primaries)?,
-                };
-                report.fault =
-                    Some(Fault::Partition { spec: spec.clone(), grudge: Some(grudge.clone()) });
-                self.lab.set_partition(&grudge)?;
-                let v = self.lab.verify_partition()?;
-                for node in 0..n {
-                    let bad: Vec<String> = v
-                        .leaked
-                        .iter()
-                        .map(|l| ("open", l))
-                        .chain(v.broken.iter().map(|l| ("cut", l)))
-                        .filter(|(_, (s, d))| *s == node || *d == node)
-                        .map(|(what, (s, d))| {
-                            format!("{} -> {} measured {what}", node_name(*s), node_name(*d))
-                        })
-                        .collect();
-                    let touched = grudge.blocked.iter().any(|(s, d)| *s == node || *d == node);
-                    let outcome = if !bad.is_empty() {
-                        Outcome::Indeterminate(bad.join(", "))
-                    } else if touched {
-                        Outcome::Installed
-                    } else {
-                        Outcome::Skipped("no link of this node is cut".into())
-                    };
-                    report.nodes.insert(node, outcome);
-                }
-                report.verification = Some(v);
-            }
-            Fault::Loss { links, percent } => {
-                let loss: BTreeMap<(usize, usize), u8> =
-                    links.iter().map(|&l| (l, *percent)).collect();
-                self.lab.set_loss(&loss)?;
-                link_outcomes(&mut report, n, links);
-            }
-            Fault::Delay { links, delay } => {
-                let delays: BTreeMap<(usize, usize), LinkDelay> =
-                    links.iter().map(|&l| (l, *delay)).collect();
-                self.lab.set_delays(&delays, self.seed)?;
-                link_outcomes(&mut report, n, links);
-            }
-            Fault::Kill { target, nodes }
-            | Fault::Pause { target, nodes }
-            | Fault::Stop { target, nodes, .. } => {
-                let nodes = match nodes {
-                    Some(list) => list.clone(),
-                    None => target.resolve(n, rng, primaries)?,
-                };
-                report.fault = Some(with_nodes(fault, nodes.clone()));
-                for node in nodes {
-                    let outcome = self.process_fault(fault, node);
-                    report.nodes.insert(node, outcome);
-                }
-            }
-            Fault::ClockSkew { nodes, offset_ms } => {
-                for &node in nodes {
-                    let outcome = match self.set_clock(node, *offset_ms) {
-                        Ok(()) => {
-                            self.undo().skewed.insert(node);
-                            Outcome::Installed
-                        }
-                        // Certainly not applied (e.g. not started under libfaketime).
-                        Err(e @ NemesisError::Unsupported(_)) => Outcome::Skipped(e.to_string()),
-                        Err(e) => Outcome::Indeterminate(e.to_string()),
-                    };
-                    report.nodes.insert(node, outcome);
-                }
-            }
-        }
+        let report = FaultReport {
+            f: family.op_name().to_string(),
+            fault: Some(applied.fault),
+            nodes: applied.nodes,
+            verification: applied.verification,
+        };
+        self.applied().push((family, report.clone()));
         Ok(report)
     }
 
-    fn set_clock(&self, node: usize, offset_ms: i64) -> Result<()> {
-        match &self.clock {
-            ClockSupport::Libfaketime => self.lab.set_faketime_offset(node, offset_ms),
-            ClockSupport::Hook(hook) => hook.set_offset(node, offset_ms),
-            ClockSupport::Unsupported { reason } => Err(NemesisError::Unsupported(reason.clone())),
-        }
-    }
-
-    fn process_fault(&self, fault: &Fault, node: usize) -> Outcome {
-        let handles = self.lab.processes_on(node);
-        if handles.is_empty() {
-            return Outcome::Skipped("no process was started on this node".into());
-        }
-        let mut done = Vec::new();
-        for h in handles {
-            let result = match fault {
-                Fault::Kill { .. } => self.lab.kill(h),
-                Fault::Pause { .. } => self.lab.pause(h),
-                Fault::Stop { grace_ms, .. } => self.lab.stop(h, Duration::from_millis(*grace_ms)),
-                _ => Ok(false),
-            };
-            match result {
-                Ok(true) => {
-                    let mut undo = self.undo();
-                    match fault {
-                        Fault::Pause { .. } => undo.paused.insert(h),
-                        _ => undo.killed.insert(h),
-                    };
-                    done.push(h);
-                }
-                Ok(false) => {}
-                // A signal may or may not have landed.
-                Err(e) => return Outcome::Indeterminate(e.to_string()),
-            }
-        }
-        if done.is_empty() {
-            Outcome::Skipped("its process(es) were not running".into())
-        } else {
-            Outcome::Installed
-        }
-    }
-
-    /// Removes every fault: network (partition, loss, delays), clocks back to real
-    /// time, paused processes resumed, killed or stopped ones restarted. Then
-    /// verifies that every link is open.
+    /// Removes every fault: the network-wide heal first (partition, loss, delays
+    /// at once), then each family that applied a fault since the last heal undoes
+    /// it, in registry order (paused processes resumed, killed or stopped ones
+    /// restarted, clocks back to real time). Then verifies that every link is open.
     pub fn heal_all(&self) -> Result<FaultReport> {
-        let n = self.lab.node_count();
-        let mut report = FaultReport {
-            f: "heal-all".into(),
-            fault: None,
-            nodes: BTreeMap::new(),
-            verification: None,
-        };
+        let n = self.node_count();
         let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        let net = self.lab.heal_network();
-        let (paused, killed, skewed) = {
-            let mut undo = self.undo();
-            (
-                std::mem::take(&mut undo.paused),
-                std::mem::take(&mut undo.killed),
-                std::mem::take(&mut undo.skewed),
-            )
-        };
-        for h in paused {
-            if let Err(e) = self.lab.resume(h) {
-                problems.entry(h.node).or_default().push(format!("resume: {e}"));
+        let network = self.controls.network().ok();
+        let net = network.map(|net| net.heal());
+        let applied = std::mem::take(&mut *self.applied());
+        for family in self.registry.families() {
+            let reports: Vec<&FaultReport> =
+                applied.iter().filter(|(f, _)| f.name() == family.name()).map(|(_, r)| r).collect();
+            if reports.is_empty() {
+                continue;
+            }
+            for (node, why) in family.heal(&reports, &self.controls) {
+                problems.entry(node).or_default().extend(why);
             }
         }
-        for h in killed {
-            if let Err(e) = self.lab.restart(h) {
-                problems.entry(h.node).or_default().push(format!("restart: {e}"));
-            }
-        }
-        for node in skewed {
-            if let Err(e) = self.set_clock(node, 0) {
-                problems.entry(node).or_default().push(format!("clock: {e}"));
-            }
-        }
-        let verification = match &net {
-            Ok(()) => match self.lab.verify_partition() {
+        let verification = match (network, &net) {
+            (Some(network), Some(Ok(()))) => match network.verify_partition() {
                 Ok(v) => Some(v),
                 Err(e) => {
                     for node in 0..n {
@@ -309,11 +192,17 @@ impl Nemesis {
                     None
                 }
             },
-            Err(_) => None,
+            _ => None,
+        };
+        let mut report = FaultReport {
+            f: HEAL_ALL.into(),
+            fault: None,
+            nodes: BTreeMap::new(),
+            verification: None,
         };
         for node in 0..n {
             let mut why = problems.remove(&node).unwrap_or_default();
-            if let Err(e) = &net {
+            if let Some(Err(e)) = &net {
                 why.push(format!("network heal failed: {e}"));
             }
             if let Some(v) = &verification {
@@ -339,134 +228,78 @@ impl Nemesis {
             Action::HealAll => self.heal_all(),
         }
     }
-}
 
-fn with_nodes(fault: &Fault, nodes: Vec<usize>) -> Fault {
-    let mut f = fault.clone();
-    match &mut f {
-        Fault::Kill { nodes: n, .. }
-        | Fault::Pause { nodes: n, .. }
-        | Fault::Stop { nodes: n, .. } => *n = Some(nodes),
-        _ => {}
-    }
-    f
-}
-
-fn link_outcomes(report: &mut FaultReport, n: usize, links: &[(usize, usize)]) {
-    for node in 0..n {
-        let touched = links.iter().any(|(s, d)| *s == node || *d == node);
-        let outcome = if touched {
-            Outcome::Installed
-        } else {
-            Outcome::Skipped("no link of this node is affected".into())
-        };
-        report.nodes.insert(node, outcome);
-    }
-}
-
-fn grudge_value(g: &Grudge) -> Value {
-    Value::List(
-        g.blocked
-            .iter()
-            .map(|&(s, d)| Value::List(vec![Value::Str(node_name(s)), Value::Str(node_name(d))]))
-            .collect(),
-    )
-}
-
-fn links_value(links: &[(usize, usize)]) -> Value {
-    grudge_value(&Grudge { blocked: links.iter().copied().collect() })
-}
-
-fn nodes_value(nodes: &[usize]) -> Value {
-    Value::List(nodes.iter().map(|&n| Value::Str(node_name(n))).collect())
-}
-
-/// The value an invoke carries: what the fault intends.
-pub fn fault_value(fault: &Fault) -> Value {
-    let kv = |k: &str, v: Value| (Value::kw(k), v);
-    Value::Map(match fault {
-        Fault::Partition { spec, grudge } => {
-            let mut m = vec![kv("shape", Value::Str(spec.name()))];
-            if let Some(g) = grudge {
-                m.push(kv("blocked", grudge_value(g)));
-            }
-            m
+    /// The history's `f` for a fault (`None`: heal-all); a fault no family
+    /// applies is written under its kind.
+    pub fn op_name(&self, fault: Option<&Fault>) -> String {
+        match fault {
+            None => HEAL_ALL.into(),
+            Some(fault) => match self.registry.applier(fault) {
+                Ok(family) => family.op_name().into(),
+                Err(_) => fault.kind.clone(),
+            },
         }
-        Fault::Loss { links, percent } => {
-            vec![kv("links", links_value(links)), kv("percent", Value::Int(i64::from(*percent)))]
-        }
-        Fault::Delay { links, delay } => vec![
-            kv("links", links_value(links)),
-            kv("delay-ms", Value::Int(i64::from(delay.delay_ms))),
-            kv("jitter-ms", Value::Int(i64::from(delay.jitter_ms))),
-        ],
-        Fault::Kill { target, nodes }
-        | Fault::Pause { target, nodes }
-        | Fault::Stop { target, nodes, .. } => {
-            // The target as its JSON form says it: "majority", {"nodes": [0, 2]}.
-            let target = serde_json::to_value(target)
-                .ok()
-                .and_then(|j| Value::from_json(&j).ok())
-                .unwrap_or(Value::Nil);
-            let mut m = vec![kv("target", target)];
-            if let Some(nodes) = nodes {
-                m.push(kv("nodes", nodes_value(nodes)));
-            }
-            m
-        }
-        Fault::ClockSkew { nodes, offset_ms } => {
-            vec![kv("nodes", nodes_value(nodes)), kv("offset-ms", Value::Int(*offset_ms))]
-        }
-    })
-}
-
-/// The nemesis `invoke` for a fault (`time_ns` from the run's monotonic clock;
-/// the history writer assigns the index).
-pub fn invoke_op(fault: Option<&Fault>, time_ns: u64) -> Op {
-    let (f, value) = match fault {
-        Some(fault) => (fault.name(), fault_value(fault)),
-        None => ("heal-all", Value::Nil),
-    };
-    let mut op = Op::new(Process::Nemesis, OpKind::Invoke, f, value);
-    op.time_ns = time_ns;
-    op
-}
-
-/// The nemesis completion (`info`): per node, what was really done; the resolved
-/// fault and the probe verdict go into `extra`.
-pub fn completion_op(report: &FaultReport, time_ns: u64) -> Op {
-    let value = Value::Map(
-        report.nodes.iter().map(|(&n, o)| (Value::Str(node_name(n)), o.to_value())).collect(),
-    );
-    let mut op = Op::new(Process::Nemesis, OpKind::Info, &report.f, value);
-    op.time_ns = time_ns;
-    if let Some(fault) = &report.fault {
-        op.extra.insert("fault".into(), fault_value(fault));
     }
-    if let Some(v) = &report.verification {
-        let verified = Value::Map(vec![
-            (Value::kw("ok"), Value::Bool(v.ok())),
-            (Value::kw("leaked"), links_value(&v.leaked)),
-            (Value::kw("broken"), links_value(&v.broken)),
-        ]);
-        op.extra.insert("verified".into(), verified);
+
+    /// The value an invoke carries: what the fault intends (its family's words;
+    /// the raw parameters for a fault no family can read).
+    pub fn fault_value(&self, fault: &Fault) -> Value {
+        self.registry.applier(fault).and_then(|family| family.value(fault)).unwrap_or_else(|_| {
+            Value::from_json(&serde_json::Value::Object(fault.params.clone())).unwrap_or(Value::Nil)
+        })
     }
-    op
+
+    /// The nemesis `invoke` for a fault, or for heal-all (`None`); `time_ns` from
+    /// the run's monotonic clock (the history writer assigns the index).
+    pub fn invoke_op(&self, fault: Option<&Fault>, time_ns: u64) -> Op {
+        let value = fault.map_or(Value::Nil, |f| self.fault_value(f));
+        let mut op = Op::new(Process::Nemesis, OpKind::Invoke, &self.op_name(fault), value);
+        op.time_ns = time_ns;
+        op
+    }
+
+    /// The nemesis completion (`info`): per node, what was really done; the
+    /// resolved fault and the probe verdict go into `extra`.
+    pub fn completion_op(&self, report: &FaultReport, time_ns: u64) -> Op {
+        let value = Value::Map(
+            report.nodes.iter().map(|(&n, o)| (Value::Str(node_name(n)), o.to_value())).collect(),
+        );
+        let mut op = Op::new(Process::Nemesis, OpKind::Info, &report.f, value);
+        op.time_ns = time_ns;
+        if let Some(fault) = &report.fault {
+            op.extra.insert("fault".into(), self.fault_value(fault));
+        }
+        if let Some(v) = &report.verification {
+            let verified = Value::Map(vec![
+                (Value::kw("ok"), Value::Bool(v.ok())),
+                (Value::kw("leaked"), links_value(&v.leaked)),
+                (Value::kw("broken"), links_value(&v.broken)),
+            ]);
+            op.extra.insert("verified".into(), verified);
+        }
+        op
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
-    use crate::partition::{PartitionShape, PartitionSpec};
+    use crate::families::partition::Partition;
+    use crate::partition::{Grudge, PartitionShape, PartitionSpec};
+    use crate::schedule::FaultParams;
 
     #[test]
     fn nemesis_ops_form_a_valid_history_pair() {
-        let fault = Fault::Partition {
+        let nemesis = Nemesis::with_controls(Controls::none(3), Registry::builtin(), 0);
+        let fault = Partition {
             spec: PartitionSpec::new(PartitionShape::IsolateOne { node: Some(0) }),
             grudge: Some(Grudge { blocked: BTreeSet::from([(0, 1), (1, 0)]) }),
-        };
+        }
+        .fault();
         let report = FaultReport {
-            f: fault.name().into(),
+            f: nemesis.op_name(Some(&fault)),
             fault: Some(fault.clone()),
             nodes: BTreeMap::from([
                 (0, Outcome::Installed),
@@ -475,8 +308,8 @@ mod tests {
             ]),
             verification: Some(Verification { leaked: vec![], broken: vec![] }),
         };
-        let mut inv = invoke_op(Some(&fault), 10);
-        let mut done = completion_op(&report, 20);
+        let mut inv = nemesis.invoke_op(Some(&fault), 10);
+        let mut done = nemesis.completion_op(&report, 20);
         inv.index = 0;
         done.index = 1;
         assert_eq!(inv.f, "start-partition");
@@ -484,5 +317,22 @@ mod tests {
         let h = history::History { ops: vec![inv, done], lines: vec![1, 2], source: None };
         let linted = h.lint().expect("a nemesis invoke/info pair is a valid history");
         assert_eq!(linted.client_pairs().count(), 0);
+    }
+
+    #[test]
+    fn faults_are_refused_without_the_control_their_family_needs() {
+        let nemesis = Nemesis::with_controls(Controls::none(3), Registry::builtin(), 0);
+        let fault =
+            Partition { spec: PartitionSpec::new(PartitionShape::RandomHalves), grudge: None }
+                .fault();
+        let err = nemesis.apply(&fault, &[]).expect_err("no network");
+        assert!(matches!(err, NemesisError::Unsupported(_)), "{err}");
+        assert!(err.to_string().contains("partition faults need network control"), "{err}");
+        let unknown = Fault::new("flood", &serde_json::json!({}));
+        assert!(nemesis.apply(&unknown, &[]).is_err());
+        // Heal-all without a network heals nothing and measures nothing.
+        let healed = nemesis.heal_all().expect("heal");
+        assert!(healed.verification.is_none());
+        assert!(healed.nodes.values().all(|o| *o == Outcome::Installed));
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::control::{Acted, Processes};
 use crate::error::{NemesisError, Result};
 use crate::lab::{Lab, ProcHandle, lock};
 use crate::process::{self, ProcessSpec};
@@ -138,5 +139,45 @@ impl Lab {
         let ns = self.node_ns(h.node)?;
         self.start_record(Some(h.id), h.node, &ns, rec.spec)?;
         Ok(true)
+    }
+}
+
+impl Lab {
+    /// Runs `verb` on every process of `node`; stops at the first error (the
+    /// remaining ones are untouched, and the caller says "indeterminate").
+    fn on_node(&self, node: usize, verb: impl Fn(ProcHandle) -> Result<bool>) -> Result<Acted> {
+        let handles = self.processes_on(node);
+        if handles.is_empty() {
+            return Ok(Acted::NoProcess);
+        }
+        let mut done = false;
+        for h in handles {
+            done |= verb(h)?;
+        }
+        Ok(if done { Acted::Done } else { Acted::Unchanged })
+    }
+}
+
+/// Node-level process control for the nemesis: each verb acts on every process
+/// spawned on the node (through the handle methods above).
+impl Processes for Lab {
+    fn kill(&self, node: usize) -> Result<Acted> {
+        self.on_node(node, |h| Lab::kill(self, h))
+    }
+
+    fn pause(&self, node: usize) -> Result<Acted> {
+        self.on_node(node, |h| Lab::pause(self, h))
+    }
+
+    fn resume(&self, node: usize) -> Result<Acted> {
+        self.on_node(node, |h| Lab::resume(self, h))
+    }
+
+    fn stop(&self, node: usize, grace: Duration) -> Result<Acted> {
+        self.on_node(node, |h| Lab::stop(self, h, grace))
+    }
+
+    fn restart(&self, node: usize) -> Result<Acted> {
+        self.on_node(node, |h| Lab::restart(self, h))
     }
 }

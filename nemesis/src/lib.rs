@@ -11,12 +11,18 @@
 //! - [`state`], [`cleanup`]: the on-disk marker, teardown on drop / panic / signals,
 //!   and the sweep of crashed runs' leftovers.
 //! - [`partition`]: partitions as data (grudges) computed from Jepsen's shapes.
-//! - [`netfilter`]: the nftables scripts; [`faults`]: applying network faults;
+//! - [`netfilter`]: the nftables scripts; [`faults`]: the lab's network faults;
 //!   [`latency`]: the NFQUEUE delayer; [`probe`]: measuring reachability.
 //! - [`clock`]: clock skew (libfaketime, or a hook for injected clocks).
-//! - [`schedule`]: seeded fault schedules as data; [`runner`]: playing one in real
-//!   time; [`inject`]: applying faults,
-//!   heal-all, and the nemesis operations written to the history.
+//! - [`control`]: the traits faults act through ([`control::Network`],
+//!   [`control::Processes`]), what a family needs and what a run offers;
+//!   [`fakes`]: in-memory controls for tests without root.
+//! - [`families`]: one file per fault family (partition, loss, delay, pause, kill
+//!   and kill-all, stop, clock) and their registry.
+//! - [`schedule`]: seeded fault schedules as data; [`plan`]: from the names a user
+//!   gives to a schedule, and the check that a run can play it; [`runner`]:
+//!   playing one in real time; [`inject`]: applying faults, heal-all, and the
+//!   nemesis operations written to the history.
 //! - [`prereq`]: what the machine needs, and what to do when it lacks it.
 //!
 //! # Using it from the harness
@@ -57,8 +63,11 @@
 
 pub mod cleanup;
 pub mod clock;
+pub mod control;
 pub mod error;
 pub mod exec;
+pub mod fakes;
+pub mod families;
 pub mod faults;
 pub mod inject;
 pub mod lab;
@@ -67,6 +76,7 @@ pub mod latency;
 pub mod netfilter;
 pub mod netns;
 pub mod partition;
+pub mod plan;
 pub mod prereq;
 pub mod probe;
 pub mod process;
@@ -78,3 +88,5 @@ pub use error::{NemesisError, Result};
 pub use lab::{Lab, LabConfig, ProcHandle};
 pub use partition::{Grudge, PartitionShape, PartitionSpec};
 pub use process::ProcessSpec;
+/// The rand version fault families draw with (for families outside this crate).
+pub use rand;

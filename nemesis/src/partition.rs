@@ -101,6 +101,59 @@ pub enum PartitionShape {
     Explicit { grudge: Grudge },
 }
 
+/// A shape's name, its short aliases (as `faultline lab partition` takes them)
+/// and the shape with its random choices left open.
+type ShapeName = (&'static str, &'static [&'static str], fn() -> PartitionShape);
+
+const SHAPE_NAMES: &[ShapeName] = &[
+    ("isolate-one", &["isolate"], || PartitionShape::IsolateOne { node: None }),
+    ("random-halves", &["halves"], || PartitionShape::RandomHalves),
+    ("majority-minority", &[], || PartitionShape::MajorityMinority { minority: None }),
+    ("majorities-ring", &["ring"], || PartitionShape::MajoritiesRing),
+    ("bridge", &[], || PartitionShape::Bridge),
+    ("primaries", &[], || PartitionShape::Primaries),
+    ("grudge", &[], || PartitionShape::Explicit { grudge: Grudge { blocked: BTreeSet::new() } }),
+];
+
+impl PartitionShape {
+    /// Its name, as histories and the command line write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PartitionShape::IsolateOne { .. } => "isolate-one",
+            PartitionShape::RandomHalves => "random-halves",
+            PartitionShape::MajorityMinority { .. } => "majority-minority",
+            PartitionShape::MajoritiesRing => "majorities-ring",
+            PartitionShape::Bridge => "bridge",
+            PartitionShape::Primaries => "primaries",
+            PartitionShape::Explicit { .. } => "grudge",
+        }
+    }
+
+    /// Every shape name (without aliases).
+    pub fn names() -> Vec<&'static str> {
+        SHAPE_NAMES.iter().map(|(name, _, _)| *name).collect()
+    }
+
+    /// The shape called `name` or one of its aliases, with its random choices left
+    /// open (an explicit grudge starts empty); the error lists the names.
+    pub fn by_name(name: &str) -> std::result::Result<PartitionShape, String> {
+        let name = name.trim();
+        SHAPE_NAMES
+            .iter()
+            .find(|(n, aliases, _)| *n == name || aliases.contains(&name))
+            .map(|(_, _, make)| make())
+            .ok_or_else(|| {
+                format!("unknown partition shape {name:?} (known: {})", Self::names().join(", "))
+            })
+    }
+
+    /// Whether drawing it needs nothing but the node count and randomness (not
+    /// an explicit link list).
+    pub fn is_drawable(&self) -> bool {
+        !matches!(self, PartitionShape::Explicit { .. })
+    }
+}
+
 /// A shape and whether only one direction is cut.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionSpec {
@@ -126,15 +179,7 @@ impl PartitionSpec {
 
     /// A short name for histories and logs: `majorities-ring`, `isolate-one one-way`.
     pub fn name(&self) -> String {
-        let base = match &self.shape {
-            PartitionShape::IsolateOne { .. } => "isolate-one",
-            PartitionShape::RandomHalves => "random-halves",
-            PartitionShape::MajorityMinority { .. } => "majority-minority",
-            PartitionShape::MajoritiesRing => "majorities-ring",
-            PartitionShape::Bridge => "bridge",
-            PartitionShape::Primaries => "primaries",
-            PartitionShape::Explicit { .. } => "grudge",
-        };
+        let base = self.shape.name();
         if self.one_way { format!("{base} one-way") } else { base.to_string() }
     }
 
@@ -415,6 +460,16 @@ mod tests {
         let a = spec.grudge(7, &mut rng(42), &[]).expect("a");
         let b = spec.grudge(7, &mut rng(42), &[]).expect("b");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn shape_names_round_trip_and_aliases_resolve() {
+        for name in PartitionShape::names() {
+            assert_eq!(PartitionShape::by_name(name).map(|s| s.name()), Ok(name));
+        }
+        assert_eq!(PartitionShape::by_name("ring"), Ok(PartitionShape::MajoritiesRing));
+        let err = PartitionShape::by_name("square").expect_err("unknown");
+        assert!(err.contains("majorities-ring") && err.contains("square"), "{err}");
     }
 
     #[test]

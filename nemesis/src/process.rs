@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg, sigprocmask};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,16 @@ pub fn spawn(ns: &str, spec: &ProcessSpec) -> Result<Child> {
     }
     // Its own group: Ctrl-C in the terminal reaches only us, and we decide.
     cmd.process_group(0);
+    // A blocked signal mask survives fork and exec: a node restarted by a command
+    // that blocks SIGTERM while it holds a fault (`lab fault`, `lab delay`) would
+    // ignore every graceful stop. Start it with nothing blocked.
+    // SAFETY: sigprocmask is async-signal-safe, and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(std::io::Error::from)
+        });
+    }
     cmd.spawn().map_err(|e| NemesisError::io(format!("starting `{}`", spec.command_line(ns)), e))
 }
 

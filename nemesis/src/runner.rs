@@ -1,4 +1,4 @@
-//! Playing a [`Schedule`] against a lab in real time, writing each step to the
+//! Playing a [`Schedule`] through a [`Nemesis`] in real time, writing each step to the
 //! history as a nemesis invoke and its completion. The schedule is fixed before
 //! the run (so it can be printed and replayed); only primaries are read when a
 //! step needs them. However the run ends (all steps done, or `stop` set by the
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use history::{Op, Value};
 
 use crate::error::{NemesisError, Result};
-use crate::inject::{FaultReport, Nemesis, Outcome, completion_op, invoke_op};
+use crate::inject::{FaultReport, Nemesis, Outcome};
 use crate::schedule::{Action, Schedule};
 
 /// What the runner needs from the harness.
@@ -75,7 +75,7 @@ fn play(
         Action::Start { fault } => Some(fault),
         Action::HealAll => None,
     };
-    record(invoke_op(fault, now_ns()));
+    record(nemesis.invoke_op(fault, now_ns()));
     let (report, error) = match nemesis.step(action, &primaries()) {
         Ok(report) => (report, None),
         Err(e) => {
@@ -89,14 +89,14 @@ fn play(
             let outcome = |why: String| {
                 if refused { Outcome::Skipped(why) } else { Outcome::Indeterminate(why) }
             };
-            let nodes = (0..nemesis.lab().node_count())
+            let nodes = (0..nemesis.node_count())
                 .map(|n| (n, outcome(e.to_string())))
                 .collect::<BTreeMap<_, _>>();
-            let f = fault.map_or("heal-all", |f| f.name()).to_string();
+            let f = nemesis.op_name(fault);
             (FaultReport { f, fault: fault.cloned(), nodes, verification: None }, Some(e))
         }
     };
-    let mut op = completion_op(&report, now_ns());
+    let mut op = nemesis.completion_op(&report, now_ns());
     if let Some(e) = error {
         op.error = Some(Value::Str(e.to_string()));
     }

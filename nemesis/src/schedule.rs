@@ -4,15 +4,20 @@
 //! can be replayed exactly. The RNG is ChaCha8, whose stream is fixed by spec.
 //!
 //! The rhythm is Jepsen's: wait `interval`, start a fault, wait `interval`, heal
-//! everything, and so on; the schedule always ends with a heal-all.
+//! everything, and so on; the schedule always ends with a heal-all. What each
+//! fault is, and how it is drawn, is up to its family ([`crate::families`]).
 
-use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NemesisError, Result};
+use crate::families::kill::KILL;
+use crate::families::partition::PARTITION;
+use crate::families::pause::PAUSE;
+use crate::families::{DrawRng, Family, Registry};
 use crate::latency::LinkDelay;
-use crate::partition::{Grudge, PartitionShape, PartitionSpec};
+use crate::partition::PartitionShape;
 
 /// Which nodes a process or clock fault hits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,79 +76,86 @@ impl Target {
 }
 
 /// One fault, with every random choice already made (except primaries, which are
-/// only known when the fault is applied).
+/// only known when the fault is applied): pure data, so a schedule prints, parses
+/// and replays without knowing any family. `kind` names the family that applies
+/// it ([`crate::families::Family::kind`]), written as the `"fault"` tag; the
+/// family's own typed parameters follow (see [`FaultParams`]). The JSON is the one
+/// every earlier version wrote: `{"fault":"kill","target":"minority","nodes":[1,2]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "fault")]
-pub enum Fault {
-    Partition {
-        spec: PartitionSpec,
-        grudge: Option<Grudge>,
-    },
-    /// Drop this percentage of packets on each directed link.
-    Loss {
-        links: Vec<(usize, usize)>,
-        percent: u8,
-    },
-    Delay {
-        links: Vec<(usize, usize)>,
-        delay: LinkDelay,
-    },
-    Kill {
-        target: Target,
-        nodes: Option<Vec<usize>>,
-    },
-    Pause {
-        target: Target,
-        nodes: Option<Vec<usize>>,
-    },
-    /// SIGTERM, then SIGKILL after `grace_ms`.
-    Stop {
-        target: Target,
-        nodes: Option<Vec<usize>>,
-        grace_ms: u64,
-    },
-    ClockSkew {
-        nodes: Vec<usize>,
-        offset_ms: i64,
-    },
+pub struct Fault {
+    #[serde(rename = "fault")]
+    pub kind: String,
+    #[serde(flatten)]
+    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Fault {
-    /// The history's `f` for this fault.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Fault::Partition { .. } => "start-partition",
-            Fault::Loss { .. } => "start-loss",
-            Fault::Delay { .. } => "start-delay",
-            Fault::Kill { .. } => "kill",
-            Fault::Pause { .. } => "pause",
-            Fault::Stop { .. } => "stop",
-            Fault::ClockSkew { .. } => "clock-skew",
-        }
+    /// A fault of family kind `kind` with these parameters (a struct that
+    /// serializes to a JSON object; anything else becomes a fault that every
+    /// family refuses as invalid).
+    pub fn new<P: Serialize>(kind: &str, params: &P) -> Fault {
+        let params = match serde_json::to_value(params) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(other) => invalid_params(format!("parameters are not an object: {other}")),
+            Err(e) => invalid_params(e.to_string()),
+        };
+        Fault { kind: kind.to_string(), params }
+    }
+
+    /// The typed parameters, or `Invalid` naming the fault.
+    pub fn params<P: DeserializeOwned>(&self) -> Result<P> {
+        serde_json::from_value(serde_json::Value::Object(self.params.clone())).map_err(|e| {
+            NemesisError::Invalid(format!(
+                "a {} fault with parameters {}: {e}",
+                self.kind,
+                serde_json::Value::Object(self.params.clone())
+            ))
+        })
     }
 }
 
-/// The fault families a schedule may draw from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    Partition,
-    Loss,
-    Delay,
-    Kill,
-    Pause,
-    Stop,
-    ClockSkew,
+fn invalid_params(why: String) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("invalid".into(), serde_json::Value::String(why));
+    m
+}
+
+/// A family's typed fault parameters, tied to its kind.
+pub trait FaultParams: Serialize + DeserializeOwned {
+    /// The family kind that applies these ([`crate::families::Family::kind`]).
+    const KIND: &'static str;
+
+    /// As a schedule's data.
+    fn fault(&self) -> Fault {
+        Fault::new(Self::KIND, self)
+    }
+
+    /// Reads them back from a fault of this kind.
+    fn of(fault: &Fault) -> Result<Self> {
+        if fault.kind != Self::KIND {
+            return Err(NemesisError::Invalid(format!(
+                "a {} fault given to the {} family",
+                fault.kind,
+                Self::KIND
+            )));
+        }
+        fault.params()
+    }
 }
 
 /// What a schedule is made from; stored with it so a replay needs nothing else.
+///
+/// `kinds` are the drawn families' schedule words ([`crate::families::Family::kind`]).
+/// The option fields are those of the families that existed when this format was
+/// fixed (kept, always written, so old runs' JSON is unchanged); a family added
+/// later keeps its options under its kind in `extra` (absent when empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleConfig {
     pub seed: u64,
     pub nodes: usize,
     pub interval_ms: u64,
     pub duration_ms: u64,
-    pub kinds: Vec<FaultKind>,
+    pub kinds: Vec<String>,
     /// Partition shapes to draw from (random ones get their randomness resolved).
     pub shapes: Vec<PartitionShape>,
     pub loss_percent: u8,
@@ -151,17 +163,22 @@ pub struct ScheduleConfig {
     /// Clock offsets are drawn from `[-max_skew_ms, max_skew_ms]`.
     pub max_skew_ms: i64,
     pub stop_grace_ms: u64,
+    /// Options of families added after this format was fixed, by kind.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ScheduleConfig {
-    /// Every fault family and partition shape, Jepsen-like defaults.
+    /// Partitions, kills and pauses with every partition shape, Jepsen-like defaults.
     pub fn new(seed: u64, nodes: usize, interval_ms: u64, duration_ms: u64) -> ScheduleConfig {
         ScheduleConfig {
             seed,
             nodes,
             interval_ms,
             duration_ms,
-            kinds: vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause],
+            kinds: [&PARTITION as &dyn Family, &KILL, &PAUSE]
+                .map(|f| f.kind().to_string())
+                .to_vec(),
             shapes: vec![
                 PartitionShape::IsolateOne { node: None },
                 PartitionShape::RandomHalves,
@@ -172,6 +189,7 @@ impl ScheduleConfig {
             delay: LinkDelay { delay_ms: 50, jitter_ms: 10 },
             max_skew_ms: 60_000,
             stop_grace_ms: 10_000,
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -200,22 +218,34 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Computes the schedule for `config`; the same config gives the same steps.
+    /// Computes the schedule for `config`, drawing from the built-in families that
+    /// apply `config.kinds`; the same config gives the same steps.
     pub fn generate(config: ScheduleConfig) -> Result<Schedule> {
-        if config.kinds.is_empty() || config.interval_ms == 0 || config.nodes == 0 {
+        let registry = Registry::builtin();
+        let families =
+            config.kinds.iter().map(|k| registry.by_kind(k)).collect::<Result<Vec<_>>>()?;
+        Schedule::draw(&families, config)
+    }
+
+    /// Computes the schedule drawing from exactly `families` (`config.kinds` is set
+    /// to their kinds): wait `interval`, draw a family uniformly and let it draw its
+    /// fault, wait `interval`, heal all, and so on; the schedule ends healed.
+    pub fn draw(families: &[&'static dyn Family], mut config: ScheduleConfig) -> Result<Schedule> {
+        config.kinds = families.iter().map(|f| f.kind().to_string()).collect();
+        if families.is_empty() || config.interval_ms == 0 || config.nodes == 0 {
             return Err(NemesisError::Invalid(
                 "a schedule needs nodes, a non-zero interval and at least one fault kind".into(),
             ));
         }
-        if config.kinds.contains(&FaultKind::Partition) && config.shapes.is_empty() {
-            return Err(NemesisError::Invalid("partitions requested but no shapes".into()));
+        for family in families {
+            family.check(&config)?;
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut rng = DrawRng::seed_from_u64(config.seed);
         let mut steps = Vec::new();
         let mut t = config.interval_ms;
         while t + config.interval_ms <= config.duration_ms {
-            let kind = config.kinds[rng.random_range(0..config.kinds.len())];
-            let fault = draw(&config, kind, &mut rng)?;
+            let family = families[rng.random_range(0..families.len())];
+            let fault = family.draw(&config, &mut rng)?;
             steps.push(Step { at_ms: t, action: Action::Start { fault } });
             steps.push(Step { at_ms: t + config.interval_ms, action: Action::HealAll });
             t += 2 * config.interval_ms;
@@ -232,67 +262,17 @@ impl Schedule {
     }
 }
 
-fn random_links(nodes: usize, rng: &mut ChaCha8Rng) -> Vec<(usize, usize)> {
-    // One node's links in both directions: a node with a bad network card.
-    let n = rng.random_range(0..nodes);
-    (0..nodes).filter(|&o| o != n).flat_map(|o| [(n, o), (o, n)]).collect()
-}
-
-fn draw(config: &ScheduleConfig, kind: FaultKind, rng: &mut ChaCha8Rng) -> Result<Fault> {
-    let n = config.nodes;
-    let process_target = |rng: &mut ChaCha8Rng| {
-        let targets = [Target::One, Target::Minority, Target::Majority, Target::All];
-        let target = targets[rng.random_range(0..targets.len())].clone();
-        let nodes = target.resolve(n, rng, &[]).ok();
-        (target, nodes)
-    };
-    Ok(match kind {
-        FaultKind::Partition => {
-            let shape = config.shapes[rng.random_range(0..config.shapes.len())].clone();
-            let spec = PartitionSpec::new(shape);
-            let grudge =
-                if spec.needs_primaries() { None } else { Some(spec.grudge(n, rng, &[])?) };
-            Fault::Partition { spec, grudge }
-        }
-        FaultKind::Loss => {
-            Fault::Loss { links: random_links(n, rng), percent: config.loss_percent }
-        }
-        FaultKind::Delay => Fault::Delay { links: random_links(n, rng), delay: config.delay },
-        FaultKind::Kill => {
-            let (target, nodes) = process_target(rng);
-            Fault::Kill { target, nodes }
-        }
-        FaultKind::Pause => {
-            let (target, nodes) = process_target(rng);
-            Fault::Pause { target, nodes }
-        }
-        FaultKind::Stop => {
-            let (target, nodes) = process_target(rng);
-            Fault::Stop { target, nodes, grace_ms: config.stop_grace_ms }
-        }
-        FaultKind::ClockSkew => {
-            let nodes = Target::Minority.resolve(n, rng, &[])?;
-            let offset_ms = rng.random_range(-config.max_skew_ms..=config.max_skew_ms);
-            Fault::ClockSkew { nodes, offset_ms }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use rand::rngs::ChaCha8Rng;
+
     fn config(seed: u64) -> ScheduleConfig {
         let mut c = ScheduleConfig::new(seed, 5, 1000, 20_000);
-        c.kinds = vec![
-            FaultKind::Partition,
-            FaultKind::Loss,
-            FaultKind::Delay,
-            FaultKind::Kill,
-            FaultKind::Pause,
-            FaultKind::Stop,
-            FaultKind::ClockSkew,
-        ];
+        c.kinds = ["partition", "loss", "delay", "kill", "pause", "stop", "clock-skew"]
+            .map(String::from)
+            .to_vec();
         c.shapes.push(PartitionShape::Primaries);
         c
     }
@@ -341,15 +321,30 @@ mod tests {
         let s = Schedule::generate(config(1)).expect("schedule");
         let first = serde_json::to_string(&s.steps[0]).expect("json");
         assert_eq!(first, PINNED_FIRST_STEP);
+        let registry = Registry::builtin();
         let names: Vec<&str> = s
             .steps
             .iter()
             .filter_map(|st| match &st.action {
-                Action::Start { fault } => Some(fault.name()),
+                Action::Start { fault } => registry.applier(fault).ok().map(|f| f.op_name()),
                 Action::HealAll => None,
             })
             .collect();
         assert_eq!(names, PINNED_NAMES);
+    }
+
+    #[test]
+    fn unknown_kinds_and_shapeless_partitions_are_refused() {
+        let mut c = config(1);
+        c.kinds.push("flood".into());
+        let err = Schedule::generate(c).expect_err("unknown kind");
+        assert!(err.to_string().contains("\"flood\""), "{err}");
+        let mut c = config(1);
+        c.shapes.clear();
+        assert!(Schedule::generate(c).is_err());
+        let mut c = config(1);
+        c.kinds.clear();
+        assert!(Schedule::generate(c).is_err());
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use nemesis::clock::ClockSupport;
+use nemesis::families::partition::Partition;
 use nemesis::inject::{Nemesis, Outcome};
-use nemesis::schedule::Fault;
+use nemesis::schedule::FaultParams;
 use nemesis::{Grudge, PartitionShape, PartitionSpec, probe};
 
 const NODES: usize = 5;
@@ -70,7 +71,7 @@ fn check_shapes(shapes: &[PartitionShape]) {
                 let spec = PartitionSpec { shape: shape.clone(), one_way };
                 let name = format!("{} seed {seed}", spec.name());
                 let primaries = [seed as usize % NODES];
-                let fault = Fault::Partition { spec, grudge: None };
+                let fault = Partition { spec, grudge: None }.fault();
                 let report = Nemesis::new(
                     e.lab.clone(),
                     ClockSupport::Unsupported { reason: "test".into() },
@@ -78,7 +79,8 @@ fn check_shapes(shapes: &[PartitionShape]) {
                 )
                 .apply(&fault, &primaries)
                 .unwrap_or_else(|err| panic!("{name}: {err}"));
-                let Some(Fault::Partition { grudge: Some(grudge), .. }) = &report.fault else {
+                let resolved = report.fault.as_ref().map(Partition::of);
+                let Some(Ok(Partition { grudge: Some(grudge), .. })) = &resolved else {
                     panic!("{name}: report has no resolved grudge")
                 };
                 assert!(!grudge.is_empty(), "{name}: empty grudge");

@@ -7,8 +7,10 @@ mod common;
 use std::time::Duration;
 
 use nemesis::clock::ClockSupport;
+use nemesis::families::kill::Kill;
+use nemesis::families::pause::Pause;
 use nemesis::inject::{Nemesis, Outcome};
-use nemesis::schedule::{Fault, Target};
+use nemesis::schedule::{FaultParams, Target};
 
 #[test]
 fn kill_pause_resume_stop_restart_on_echo_servers() {
@@ -62,9 +64,10 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
     };
 
     let report = nemesis
-        .apply(&Fault::Kill { target: Target::Majority, nodes: None }, &[])
+        .apply(&Kill { target: Target::Majority, nodes: None }.fault(), &[])
         .expect("kill majority");
-    let Some(Fault::Kill { nodes: Some(killed), .. }) = &report.fault else { panic!("{report:?}") };
+    let resolved = report.fault.as_ref().map(Kill::of);
+    let Some(Ok(Kill { nodes: Some(killed), .. })) = &resolved else { panic!("{report:?}") };
     assert_eq!(killed.len(), 3);
     assert!(killed.iter().all(|n| report.nodes[n] == Outcome::Installed), "{report:?}");
     let up = answering(&e.lab);
@@ -77,7 +80,7 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
     }
 
     let report = nemesis
-        .apply(&Fault::Pause { target: Target::Primaries, nodes: None }, &[3])
+        .apply(&Pause { target: Target::Primaries, nodes: None }.fault(), &[3])
         .expect("pause primaries");
     assert_eq!(report.nodes.keys().copied().collect::<Vec<_>>(), vec![3]);
     assert!(e.lab.is_paused(e.echo[3]));
@@ -88,14 +91,33 @@ fn nemesis_targets_then_heal_all_brings_everyone_back() {
 
     // A node without processes is skipped, and says so.
     let report = nemesis
-        .apply(&Fault::Kill { target: Target::Nodes(vec![0]), nodes: None }, &[])
+        .apply(&Kill { target: Target::Nodes(vec![0]), nodes: None }.fault(), &[])
         .expect("kill n1");
     assert_eq!(report.nodes[&0], Outcome::Installed);
     let again = nemesis
-        .apply(&Fault::Kill { target: Target::Nodes(vec![0]), nodes: None }, &[])
+        .apply(&Kill { target: Target::Nodes(vec![0]), nodes: None }.fault(), &[])
         .expect("kill n1 again");
     assert!(matches!(again.nodes[&0], Outcome::Skipped(_)), "{again:?}");
     nemesis.heal_all().expect("heal");
     common::wait_answering(&e.lab, 0);
+    common::destroy_and_check(e);
+}
+
+#[test]
+fn nodes_start_with_no_signal_blocked_whatever_the_spawner_blocks() {
+    use nix::sys::signal::{SigSet, Signal};
+    let e = common::echo_lab(1);
+    // A command holding a fault blocks SIGTERM (to heal before it exits); the nodes
+    // it restarts must still die of a graceful stop.
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    term.thread_block().expect("block");
+    let restarted = e.lab.kill(e.echo[0]).and_then(|_| e.lab.restart(e.echo[0]));
+    term.thread_unblock().expect("unblock");
+    assert!(restarted.expect("restart"));
+    let pid = e.lab.pid(e.echo[0]).expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let blocked = status.lines().find_map(|l| l.strip_prefix("SigBlk:")).expect("SigBlk");
+    assert_eq!(u64::from_str_radix(blocked.trim(), 16).ok(), Some(0), "{status}");
     common::destroy_and_check(e);
 }

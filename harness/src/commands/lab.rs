@@ -4,12 +4,19 @@
 //!
 //! Until the `System` trait exists, `lab up` starts no system; `lab spawn NODE --
 //! CMD...` starts any program inside a node, and `lab kill|pause|resume|start NODE`
-//! act on what was spawned there.
+//! act on what was spawned there. `lab fault NAME` plays one fault of any
+//! registered family (`nemesis::families`) the way a test run would.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use nemesis::cleanup::sweep_stale;
+use nemesis::clock::ClockSupport;
+use nemesis::control::Controls;
+use nemesis::families::Registry;
+use nemesis::families::partition::default_shapes;
+use nemesis::inject::{FaultReport, Nemesis, Outcome};
+use nemesis::schedule::ScheduleConfig;
 use nemesis::state::{LabState, Owner, list_labs};
 use nemesis::{Grudge, Lab, LabConfig, NemesisError, PartitionShape, PartitionSpec, ProcessSpec};
 
@@ -172,38 +179,28 @@ pub fn partition(prefix: Option<&str>, args: PartitionArgs<'_>) -> CmdResult {
         text.split(',').map(|t| nemesis::lab::parse_node(t.trim(), n).map_err(fail)).collect()
     };
     let mut primaries = Vec::new();
-    let shape = match args.shape {
-        "isolate" | "isolate-one" => PartitionShape::IsolateOne {
-            node: args.node.map(|t| nemesis::lab::parse_node(t, n).map_err(fail)).transpose()?,
-        },
-        "halves" | "random-halves" => PartitionShape::RandomHalves,
-        "majority-minority" => {
-            PartitionShape::MajorityMinority { minority: args.nodes.map(parse_list).transpose()? }
+    // The shape vocabulary (names and aliases) is the partition module's; only
+    // the parameters each shape takes from the command line are read here.
+    let mut shape = PartitionShape::by_name(args.shape).map_err(Failure::bad_input)?;
+    match &mut shape {
+        PartitionShape::IsolateOne { node } => {
+            *node = args.node.map(|t| nemesis::lab::parse_node(t, n).map_err(fail)).transpose()?;
         }
-        "ring" | "majorities-ring" => PartitionShape::MajoritiesRing,
-        "bridge" => PartitionShape::Bridge,
-        "primaries" => {
+        PartitionShape::MajorityMinority { minority } => {
+            *minority = args.nodes.map(parse_list).transpose()?;
+        }
+        PartitionShape::Primaries => {
             primaries = parse_list(args.nodes.ok_or_else(|| {
                 Failure::bad_input("primaries: say which nodes lead with --nodes n1[,n2]")
             })?)?;
-            PartitionShape::Primaries
         }
-        "grudge" => PartitionShape::Explicit {
-            grudge: Grudge {
-                blocked: parse_links(
-                    args.links
-                        .ok_or_else(|| Failure::bad_input("grudge: give --links n1>n2,..."))?,
-                    n,
-                )?,
-            },
-        },
-        other => {
-            return Err(Failure::bad_input(format!(
-                "unknown shape {other:?}: isolate, halves, majority-minority, ring, bridge, \
-                 primaries, grudge"
-            )));
+        PartitionShape::Explicit { grudge } => {
+            let links =
+                args.links.ok_or_else(|| Failure::bad_input("grudge: give --links n1>n2,..."))?;
+            grudge.blocked = parse_links(links, n)?;
         }
-    };
+        PartitionShape::RandomHalves | PartitionShape::MajoritiesRing | PartitionShape::Bridge => {}
+    }
     let spec = PartitionSpec { shape, one_way: args.one_way };
     let grudge = spec.grudge_seeded(n, args.seed, &primaries).map_err(fail)?;
     lab.set_partition(&grudge).map_err(fail)?;
@@ -249,34 +246,21 @@ pub fn delay(
     links: &str,
     seconds: Option<u64>,
 ) -> CmdResult {
-    use nix::sys::signal::{SigSet, Signal};
     let lab = select(prefix)?;
     let links = parse_links(links, lab.node_count())?;
     let delay = nemesis::latency::LinkDelay { delay_ms, jitter_ms };
     let delays: BTreeMap<(usize, usize), nemesis::latency::LinkDelay> =
         links.iter().map(|&l| (l, delay)).collect();
-    // Block the stop signals before any thread exists, so every thread inherits
-    // the mask and the signal waits for `wait` below instead of killing us with
-    // the rules still in place.
-    let mut stop = SigSet::empty();
-    stop.add(Signal::SIGINT);
-    stop.add(Signal::SIGTERM);
-    stop.thread_block().map_err(|e| Failure::crash(format!("blocking signals: {e}")))?;
-    if let Some(secs) = seconds {
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(secs));
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
-        });
-    }
+    // Before any thread exists, so every thread inherits the mask and the signal
+    // waits for us instead of killing us with the rules still in place.
+    let stop = block_stop_signals(seconds)?;
     lab.set_delays(&delays, 0).map_err(fail)?;
     println!(
         "delaying {} by {delay_ms} ms (jitter {jitter_ms} ms) until Ctrl-C{}",
         show_links(&Grudge { blocked: links }),
         seconds.map(|s| format!(" or {s} s")).unwrap_or_default()
     );
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
-    let got = stop.wait().map_err(|e| Failure::crash(format!("waiting for a signal: {e}")))?;
+    let got = wait_for_stop(&stop)?;
     lab.set_delays(&BTreeMap::new(), 0).map_err(fail)?;
     println!("{got}: delays removed");
     Ok(Exit::Valid)
@@ -288,6 +272,113 @@ pub fn heal(prefix: Option<&str>) -> CmdResult {
     lab.heal_network().map_err(fail)?;
     println!("healed");
     verify(&lab)
+}
+
+/// Blocks SIGINT and SIGTERM in this thread and every thread started after it,
+/// so that a stop signal waits for [`wait_for_stop`] instead of killing us with
+/// faults in place; with `seconds`, a SIGTERM comes by itself after that long.
+fn block_stop_signals(seconds: Option<u64>) -> Result<nix::sys::signal::SigSet, Failure> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGINT);
+    stop.add(Signal::SIGTERM);
+    stop.thread_block().map_err(|e| Failure::crash(format!("blocking signals: {e}")))?;
+    if let Some(secs) = seconds {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
+        });
+    }
+    Ok(stop)
+}
+
+fn wait_for_stop(stop: &nix::sys::signal::SigSet) -> Result<nix::sys::signal::Signal, Failure> {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    stop.wait().map_err(|e| Failure::crash(format!("waiting for a signal: {e}")))
+}
+
+/// Options of `lab fault`.
+pub struct FaultArgs<'a> {
+    /// A fault family's `--nemesis` name.
+    pub name: &'a str,
+    pub seed: u64,
+    /// Heal after this many seconds (else at Ctrl-C / SIGTERM).
+    pub seconds: Option<u64>,
+}
+
+/// Prints a nemesis operation as the history holds it, then its per-node outcomes.
+fn show_op(op: &history::Op, report: Option<&FaultReport>) {
+    println!("{}", history::jsonl::op_to_json_line(op));
+    for (node, outcome) in report.map(|r| &r.nodes).into_iter().flatten() {
+        let what = match outcome {
+            Outcome::Installed => "installed".to_string(),
+            Outcome::Skipped(why) => format!("skipped: {why}"),
+            Outcome::Indeterminate(why) => format!("INDETERMINATE: {why}"),
+        };
+        println!("  n{}: {what}", node + 1);
+    }
+}
+
+fn indeterminate(report: &FaultReport) -> Vec<String> {
+    report
+        .nodes
+        .iter()
+        .filter_map(|(n, o)| match o {
+            Outcome::Indeterminate(why) => Some(format!("{} on n{}: {why}", report.f, n + 1)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `lab fault NAME`: draws one fault of the named family (seeded, as a
+/// `faultline test` schedule would), applies it to the lab's nodes and what was
+/// spawned in them, holds it until Ctrl-C or `--for`, then heals everything.
+/// Prints the nemesis operations exactly as a run's history would hold them.
+pub fn fault(prefix: Option<&str>, args: FaultArgs<'_>) -> CmdResult {
+    let registry = Registry::builtin();
+    let family = registry.by_name(args.name).map_err(Failure::bad_input)?;
+    let lab = select(prefix)?;
+    let n = lab.node_count();
+    let mut config = ScheduleConfig::new(args.seed, n, 1, 1);
+    config.shapes = default_shapes(n);
+    let fault = nemesis::families::draw_one(family, &config).map_err(fail)?;
+    // Clocks move for processes spawned under libfaketime; others say "skipped".
+    let controls = Controls::lab(&lab, ClockSupport::Libfaketime);
+    let nemesis = Nemesis::with_controls(controls, registry, args.seed);
+    nemesis.check_supported(&fault).map_err(fail)?;
+    // Before any thread exists (a delay starts delayer threads).
+    let stop = block_stop_signals(args.seconds)?;
+    let t0 = std::time::Instant::now();
+    let now = || t0.elapsed().as_nanos() as u64;
+    show_op(&nemesis.invoke_op(Some(&fault), now()), None);
+    let applied = nemesis.apply(&fault, &[]);
+    let mut problems = Vec::new();
+    match &applied {
+        Ok(report) => {
+            show_op(&nemesis.completion_op(report, now()), Some(report));
+            problems.extend(indeterminate(report));
+        }
+        Err(e) => problems.push(format!("{}: {e}", family.name())),
+    }
+    if applied.is_ok() {
+        println!(
+            "holding it until Ctrl-C{}",
+            args.seconds.map(|s| format!(" or {s} s")).unwrap_or_default()
+        );
+        let got = wait_for_stop(&stop)?;
+        println!("{got}: healing");
+    }
+    // Heal even after a failed apply: it may have done part of its work.
+    show_op(&nemesis.invoke_op(None, now()), None);
+    let healed = nemesis.heal_all().map_err(fail)?;
+    show_op(&nemesis.completion_op(&healed, now()), Some(&healed));
+    problems.extend(indeterminate(&healed));
+    match applied {
+        Err(e) => Err(fail(e)),
+        Ok(_) if !problems.is_empty() => Err(Failure::crash(problems.join("; "))),
+        Ok(_) => Ok(Exit::Valid),
+    }
 }
 
 /// `lab spawn NODE -- CMD...`.

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::commands::lab::{self, PartitionArgs, ProcessVerb};
+use crate::commands::lab::{self, FaultArgs, PartitionArgs, ProcessVerb};
 use crate::exit::CmdResult;
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +55,17 @@ pub enum LabCmd {
         #[arg(long = "for")]
         seconds: Option<u64>,
     },
+    /// Draw one fault of a family (a `--nemesis` name of `faultline test`: see
+    /// `faultline list`), apply it as a test run would, hold it until Ctrl-C or
+    /// --for SECONDS, then heal everything. Prints the history's nemesis operations.
+    Fault {
+        name: String,
+        /// Seed of the draw (same seed, same fault).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long = "for")]
+        seconds: Option<u64>,
+    },
     /// Remove every partition and loss rule, then verify all links carry packets.
     Heal,
     /// Start a program inside a node's namespace: `lab spawn n1 -- prog args`.
@@ -97,6 +108,9 @@ pub fn run(prefix: Option<&str>, cmd: LabCmd) -> CmdResult {
         LabCmd::Loss { percent, links } => lab::loss(prefix, percent, &links),
         LabCmd::Delay { ms, links, jitter, seconds } => {
             lab::delay(prefix, ms, jitter, &links, seconds)
+        }
+        LabCmd::Fault { name, seed, seconds } => {
+            lab::fault(prefix, FaultArgs { name: &name, seed, seconds })
         }
         LabCmd::Heal => lab::heal(prefix),
         LabCmd::Spawn { node, command } => lab::spawn(prefix, &node, &command),

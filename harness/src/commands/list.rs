@@ -90,9 +90,14 @@ fn listing(registry: &Registry) -> Listing {
             systems: registry.systems.iter().filter(|s| runs(s, w)).map(|s| s.name).collect(),
         })
         .collect();
-    let nemeses = crate::lab_nemesis::families()
-        .into_iter()
-        .map(|(name, summary)| Entry { name: name.into(), summary: summary.into() })
+    let nemeses = registry
+        .faults
+        .families()
+        .iter()
+        .map(|f| Entry {
+            name: f.name().into(),
+            summary: format!("{} (needs {})", f.summary(), f.needs()),
+        })
         .collect();
     let checkers = checkers::models::ModelName::ALL
         .iter()
