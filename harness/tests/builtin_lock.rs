@@ -126,7 +126,7 @@ fn lock_workload_on_other_systems_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let says = format!(
             "the lock workload needs the locks API, which the {system} system's client does \
-             not offer (it offers: kv)"
+             not offer (it offers: kv, txn)"
         );
         assert!(stderr.contains(&says), "{system}: {stderr}");
     }
