@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkers::registry::{self, CheckerOptions as Options};
+use checkers::registry::{self, CheckerOptions};
 use checkers::{Checker, Verdict};
 use criterion::{Criterion, criterion_group, criterion_main};
 use history::Linted;
@@ -27,7 +27,7 @@ fn etcd_all() -> Vec<Linted> {
 fn checker(model: &str, partition: bool) -> Box<dyn Checker + Send + Sync> {
     registry::by_name(model)
         .unwrap()
-        .checker(&Options { partition, ..Options::default() })
+        .checker(&CheckerOptions { partition, ..CheckerOptions::default() })
         .expect("model")
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::CheckerDef;
 use crate::section::{Block, Highlight, Operations, Plot, Role, Section, Series, Table};
-use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict, evidence};
+use crate::verdict::{CheckError, Checker, Evidence, Outcome, Stats, Verdict};
 
 /// `fake` in the checker registry.
 pub static CHECKER: CheckerDef = CheckerDef {
@@ -120,7 +120,7 @@ impl Checker for Fake {
             }));
         }
         outcome.section = section;
-        outcome.evidence = evidence(&found);
+        outcome.evidence = Evidence::new(found);
         outcome.stats =
             Stats { ops: clients, partitions: 1, elapsed: started.elapsed(), ..Stats::default() };
         Ok(outcome)
@@ -130,7 +130,6 @@ impl Checker for Fake {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::evidence_as;
     use history::{History, Op};
 
     fn check(ops: Vec<Op>) -> Outcome {
@@ -148,7 +147,7 @@ mod tests {
             Op::ok(1, "read", FORBIDDEN.into()),
         ]);
         assert_eq!(bad.verdict, Verdict::Invalid);
-        let found: FakeEvidence = evidence_as(&bad.evidence).unwrap();
+        let found = bad.evidence.get::<FakeEvidence>().expect("its own evidence");
         assert_eq!(found.forbidden, vec![2]);
         assert_eq!(bad.section.culprits(), vec![2]);
         assert_eq!(check(vec![]).verdict, Verdict::Unknown);

@@ -5,7 +5,9 @@
 //! Verdicts merge Jepsen's way: invalid beats unknown beats valid, so a suite of
 //! checks is only valid when every part of it is.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use history::Value;
@@ -67,39 +69,85 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// A checker's evidence as JSON fields: the checker defines a type of its own in its
-/// file and turns it into this with [`evidence`]. In an outcome's JSON these fields
-/// sit beside `verdict`, `reason`, `explanation` and `stats` (so the linearizability
-/// checker's `anomaly` is where scripts always read it).
-pub type Evidence = serde_json::Map<String, Json>;
+/// A checker's evidence: a value of a type defined in the checker's file, kept as
+/// it is (code that knows the checker reads it back typed with [`Evidence::get`],
+/// at no cost) and turned into JSON fields only when the outcome is written. In an
+/// outcome's JSON those fields sit beside `verdict`, `reason`, `explanation` and
+/// `stats` (so the linearizability checker's `anomaly` is where scripts always
+/// read it). Cloning shares the value.
+#[derive(Clone, Default)]
+pub struct Evidence(Option<Arc<dyn AnyEvidence>>);
+
+/// What an evidence type needs: to be serializable, printable and shareable.
+pub trait AnyEvidence: std::fmt::Debug + Send + Sync + 'static {
+    fn to_json(&self) -> Json;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> AnyEvidence for T {
+    fn to_json(&self) -> Json {
+        serde_json::to_value(self)
+            .unwrap_or_else(|e| Json::String(format!("the evidence could not be serialized: {e}")))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
 
 /// Field names of [`Outcome`]'s own JSON, which evidence must not reuse.
 const RESERVED: [&str; 6] = ["verdict", "reason", "explanation", "stats", "parts", "file"];
 
-/// Serializes a checker's evidence type into [`Evidence`]. A value that is not a JSON
-/// object becomes `{"evidence": value}`; a field that would collide with the
-/// outcome's own fields is renamed `evidence_<name>`.
-pub fn evidence<T: Serialize>(value: &T) -> Evidence {
-    let json = serde_json::to_value(value)
-        .unwrap_or_else(|e| Json::String(format!("the evidence could not be serialized: {e}")));
-    let map = match json {
-        Json::Object(map) => map,
-        Json::Null => Evidence::new(),
-        other => Evidence::from_iter([("evidence".to_string(), other)]),
-    };
-    map.into_iter()
-        .map(
-            |(k, v)| {
-                if RESERVED.contains(&k.as_str()) { (format!("evidence_{k}"), v) } else { (k, v) }
-            },
-        )
-        .collect()
+impl Evidence {
+    pub fn new<T: AnyEvidence>(value: T) -> Evidence {
+        Evidence(Some(Arc::new(value)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The evidence as the checker's own type, when it is one.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.as_ref()?.as_any().downcast_ref::<T>()
+    }
+
+    /// The JSON fields. A value that is not a JSON object becomes
+    /// `{"evidence": value}`; a field that would collide with the outcome's own
+    /// fields is renamed `evidence_<name>`.
+    pub fn to_json(&self) -> serde_json::Map<String, Json> {
+        let map = match self.0.as_ref().map(|e| e.to_json()) {
+            None | Some(Json::Null) => serde_json::Map::new(),
+            Some(Json::Object(map)) => map,
+            Some(other) => serde_json::Map::from_iter([("evidence".to_string(), other)]),
+        };
+        map.into_iter()
+            .map(
+                |(k, v)| {
+                    if RESERVED.contains(&k.as_str()) {
+                        (format!("evidence_{k}"), v)
+                    } else {
+                        (k, v)
+                    }
+                },
+            )
+            .collect()
+    }
 }
 
-/// Reads a checker's evidence type back from an outcome's [`Evidence`] (for tests
-/// and for code that knows which checker ran).
-pub fn evidence_as<T: for<'de> Deserialize<'de>>(evidence: &Evidence) -> Result<T, String> {
-    serde_json::from_value(Json::Object(evidence.clone())).map_err(|e| e.to_string())
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl std::fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(e) => e.fmt(f),
+            None => f.write_str("no evidence"),
+        }
+    }
 }
 
 /// How much work a check did: what every checker can say, plus its own counters.
@@ -115,7 +163,7 @@ pub struct Stats {
     /// The checker's own counters (`steps`, `cache_entries`, ...), written beside
     /// the fields above.
     #[serde(flatten)]
-    pub counters: BTreeMap<String, u64>,
+    pub counters: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -188,7 +236,7 @@ impl Outcome {
             reason: reason.into(),
             explanation: explanation.into(),
             stats: Stats::default(),
-            evidence: Evidence::new(),
+            evidence: Evidence::default(),
             parts: Vec::new(),
             section: Section::default(),
         }
@@ -262,27 +310,30 @@ mod tests {
         assert_eq!(Valid.merge(Invalid), Invalid);
     }
 
-    #[derive(Serialize)]
+    #[derive(Debug, Serialize)]
     struct Mine {
         verdict: u32,
         found: Vec<u32>,
     }
 
-    /// Evidence sits beside the outcome's own fields and never overwrites them.
+    /// Evidence sits beside the outcome's own fields and never overwrites them;
+    /// the checker reads it back typed.
     #[test]
     fn evidence_is_flattened_without_collisions() {
         let mut out = Outcome::new(Invalid, "bad", "very bad");
-        out.evidence = evidence(&Mine { verdict: 7, found: vec![1, 2] });
+        out.evidence = Evidence::new(Mine { verdict: 7, found: vec![1, 2] });
         let json = serde_json::to_value(&out).unwrap();
         assert_eq!(json["verdict"], "invalid");
         assert_eq!(json["evidence_verdict"], 7);
         assert_eq!(json["found"], serde_json::json!([1, 2]));
         assert!(json.get("parts").is_none(), "no parts when not split");
-        assert_eq!(evidence(&3)["evidence"], 3);
-        assert!(evidence(&()).is_empty());
+        assert_eq!(out.evidence.get::<Mine>().map(|m| m.verdict), Some(7));
+        assert!(out.evidence.get::<u32>().is_none());
+        assert_eq!(Evidence::new(3).to_json()["evidence"], 3);
+        assert!(Evidence::new(()).to_json().is_empty() && Evidence::default().is_empty());
         assert_eq!(out.summary(), "bad: very bad");
         let whole = out.not_valid();
         assert_eq!((whole.len(), whole[0].key.is_none()), (1, true));
-        assert_eq!(whole[0].outcome.evidence["found"], serde_json::json!([1, 2]));
+        assert_eq!(whole[0].outcome.evidence.to_json()["found"], serde_json::json!([1, 2]));
     }
 }

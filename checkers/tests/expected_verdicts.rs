@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkers::registry::{self, CheckerOptions as Options};
+use checkers::registry::{self, CheckerOptions};
 use checkers::{Outcome, Verdict};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/histories")
 }
 
-fn check(path: &Path, model: &str, options: Options) -> Outcome {
+fn check(path: &Path, model: &str, options: CheckerOptions) -> Outcome {
     let read = history::read_path(path, None)
         .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
     let linted = read.history.lint().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -54,7 +54,7 @@ fn every_file_gets_its_expected_verdict_split() {
     assert_eq!(rows.len(), 109, "the table lists 103 etcd and 6 kv files");
     let mut wrong = Vec::new();
     for (path, expected, model) in &rows {
-        let outcome = check(&root().join(path), model, Options::default());
+        let outcome = check(&root().join(path), model, CheckerOptions::default());
         if outcome.verdict != *expected {
             wrong.push(format!(
                 "{path}: expected {expected}, got {} ({})",
@@ -79,10 +79,10 @@ fn kv_files_not_split() {
             continue;
         }
         let big = path.contains("c50");
-        let options = Options {
+        let options = CheckerOptions {
             partition: false,
             time_limit: big.then(|| Duration::from_secs(2)),
-            ..Options::default()
+            ..CheckerOptions::default()
         };
         let outcome = check(&root().join(&path), model, options);
         if big {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use checkers::Verdict;
-use checkers::registry::{self, CheckerOptions as Options};
+use checkers::registry::{self, CheckerOptions};
 use history::Linted;
 
 fn c50_ok() -> Linted {
@@ -19,7 +19,8 @@ fn c50_ok() -> Linted {
 fn time_limit_of_100ms_returns_unknown_promptly() {
     let history = c50_ok();
     let limit = Duration::from_millis(100);
-    let options = Options { partition: false, time_limit: Some(limit), ..Options::default() };
+    let options =
+        CheckerOptions { partition: false, time_limit: Some(limit), ..CheckerOptions::default() };
     let checker = registry::by_name("kv").unwrap().checker(&options).unwrap();
     let start = Instant::now();
     let outcome = checker.check(&history).unwrap();
@@ -40,11 +41,11 @@ fn time_limit_of_100ms_returns_unknown_promptly() {
 fn memory_limit_returns_unknown_within_budget() {
     let history = c50_ok();
     let budget = 8 << 20;
-    let options = Options {
+    let options = CheckerOptions {
         partition: false,
         memory_limit: budget,
         time_limit: Some(Duration::from_secs(60)),
-        ..Options::default()
+        ..CheckerOptions::default()
     };
     let outcome =
         registry::by_name("kv").unwrap().checker(&options).unwrap().check(&history).unwrap();
@@ -75,7 +76,10 @@ fn first_invalid_partition_stops_the_others() {
     ops.push(Op::ok(100, "get", "zzz".into()).with_key("slow"));
     // the premise: alone, the slow key does not finish in 200 ms
     let slow_only = History::from_ops(ops.clone()).lint().unwrap();
-    let short = Options { time_limit: Some(Duration::from_millis(200)), ..Options::default() };
+    let short = CheckerOptions {
+        time_limit: Some(Duration::from_millis(200)),
+        ..CheckerOptions::default()
+    };
     let alone =
         registry::by_name("kv").unwrap().checker(&short).unwrap().check(&slow_only).unwrap();
     assert_eq!(alone.verdict, Verdict::Unknown, "{}", alone.reason);
@@ -84,10 +88,10 @@ fn first_invalid_partition_stops_the_others() {
     ops.push(Op::invoke(101, "get", Value::Nil).with_key("fast"));
     ops.push(Op::ok(101, "get", "y".into()).with_key("fast"));
     let linted = History::from_ops(ops).lint().unwrap();
-    let options = Options {
+    let options = CheckerOptions {
         threads: Some(2),
         time_limit: Some(Duration::from_secs(60)),
-        ..Options::default()
+        ..CheckerOptions::default()
     };
     let start = Instant::now();
     let outcome =

@@ -2,15 +2,15 @@
 //! (stale read, lost write, torn read, two lock holders, a token going backwards)
 //! and valid on a correct history, and explains what it found.
 
-use checkers::registry::{self, CheckerOptions as Options};
+use checkers::registry::{self, CheckerOptions};
 use checkers::{CheckError, Outcome, Verdict};
 use history::{History, Op, Value};
 
 fn check(model: &str, ops: Vec<Op>) -> Outcome {
-    check_with(model, ops, Options::default())
+    check_with(model, ops, CheckerOptions::default())
 }
 
-fn check_with(model: &str, ops: Vec<Op>, options: Options) -> Outcome {
+fn check_with(model: &str, ops: Vec<Op>, options: CheckerOptions) -> Outcome {
     let linted = History::from_ops(ops).lint().expect("well-formed test history");
     registry::by_name(model).unwrap().checker(&options).unwrap().check(&linted).expect("checkable")
 }
@@ -151,10 +151,11 @@ fn cas_register_initial_value_is_configurable() {
     let linted = History::from_ops(ops).lint().unwrap();
     let with = registry::by_name("cas-register")
         .unwrap()
-        .checker(&Options { initial: Some(int(7)), ..Options::default() })
+        .checker(&CheckerOptions { initial: Some(int(7)), ..CheckerOptions::default() })
         .unwrap();
     assert_eq!(with.check(&linted).unwrap().verdict, Verdict::Valid);
-    let without = registry::by_name("cas-register").unwrap().checker(&Options::default()).unwrap();
+    let without =
+        registry::by_name("cas-register").unwrap().checker(&CheckerOptions::default()).unwrap();
     assert_eq!(without.check(&linted).unwrap().verdict, Verdict::Invalid);
 }
 
@@ -170,7 +171,7 @@ fn bad_operation_names_its_line() {
     .unwrap();
     let err = registry::by_name("cas-register")
         .unwrap()
-        .checker(&Options::default())
+        .checker(&CheckerOptions::default())
         .unwrap()
         .check(&linted)
         .unwrap_err();
@@ -197,7 +198,11 @@ fn kv_lost_append_is_invalid_split_and_not_split() {
         kv(Op::ok(1, "get", "y".into()), "a"),
     ];
     for partition in [true, false] {
-        let out = check_with("kv", ops.clone(), Options { partition, ..Options::default() });
+        let out = check_with(
+            "kv",
+            ops.clone(),
+            CheckerOptions { partition, ..CheckerOptions::default() },
+        );
         assert_eq!(out.verdict, Verdict::Invalid, "partition {partition}");
         assert!(out.explanation.contains("get returning \"y\""), "{}", out.explanation);
         assert!(out.explanation.contains("\"xy\""), "{}", out.explanation);
@@ -218,7 +223,11 @@ fn kv_concurrent_appends_in_either_order_are_valid() {
             kv(Op::ok(2, "get", read.into()), "a"),
         ];
         for partition in [true, false] {
-            let out = check_with("kv", ops.clone(), Options { partition, ..Options::default() });
+            let out = check_with(
+                "kv",
+                ops.clone(),
+                CheckerOptions { partition, ..CheckerOptions::default() },
+            );
             assert_eq!(out.verdict, Verdict::Valid, "{read}, partition {partition}");
             assert_eq!(out.stats.partitions, if partition { 2 } else { 1 });
         }
@@ -411,7 +420,7 @@ fn unsplit_kv_names_the_key_beyond_its_limit() {
         ops.push(kv(Op::ok(0, "put", "v".into()), &format!("k{k}")));
     }
     let linted = History::from_ops(ops.clone()).lint().unwrap();
-    let unsplit = Options { partition: false, ..Options::default() };
+    let unsplit = CheckerOptions { partition: false, ..CheckerOptions::default() };
     let err =
         registry::by_name("kv").unwrap().checker(&unsplit).unwrap().check(&linted).unwrap_err();
     assert!(err.to_string().starts_with("line 33:"), "{err}");

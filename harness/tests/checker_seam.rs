@@ -101,7 +101,7 @@ fn the_fake_checkers_section_reaches_results_json_and_the_report() {
     let a = analysis::analyze_file(&history, "fake").expect("analysis");
     assert_eq!(a.verdict, checkers::Verdict::Invalid);
     assert_eq!(a.checker, "fake");
-    assert_eq!(a.not_valid[0].outcome.evidence["forbidden"], serde_json::json!([2]));
+    assert_eq!(a.not_valid[0].outcome.evidence.to_json()["forbidden"], serde_json::json!([2]));
     let run = RunDir::open(dir.path());
     let exit = Exit::of(a.verdict);
     assert!(write_results(&run, exit, a.explanation.clone(), Some(a), None, None).is_none());

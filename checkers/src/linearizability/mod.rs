@@ -50,6 +50,7 @@ pub mod model;
 pub mod parallel;
 pub mod search;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use history::Linted;
@@ -60,9 +61,7 @@ pub use model::{Completion, Model, Partitioning, Values};
 
 use crate::registry::CheckerOptions;
 use crate::section::{Block, Section};
-use crate::verdict::{
-    CheckError, Checker, Outcome, Part, PartOutcome, Stats, Verdict, evidence, evidence_as,
-};
+use crate::verdict::{CheckError, Checker, Evidence, Outcome, Part, PartOutcome, Stats, Verdict};
 
 /// How a linearizability check may spend time and memory.
 #[derive(Debug, Clone)]
@@ -131,8 +130,8 @@ pub struct LinearizabilityEvidence {
 }
 
 /// The anomaly a linearizability outcome carries, if it is one.
-pub fn anomaly_of(outcome: &Outcome) -> Option<LinearizabilityAnomaly> {
-    evidence_as::<LinearizabilityEvidence>(&outcome.evidence).ok()?.anomaly
+pub fn anomaly_of(outcome: &Outcome) -> Option<&LinearizabilityAnomaly> {
+    outcome.evidence.get::<LinearizabilityEvidence>()?.anomaly.as_ref()
 }
 
 impl<M: Model> Checker for Linearizable<M> {
@@ -186,10 +185,12 @@ fn check_with<M: Model>(
     let run = parallel::run(model, &partitions, options, deadline);
     let keys = partitions.len();
     let many = split && keys > 1;
-    let mut evidence_of = LinearizabilityEvidence {
-        model: model.name().to_string(),
-        split_by_key: split,
-        anomaly: None,
+    let evidence_of = |anomaly| {
+        Evidence::new(LinearizabilityEvidence {
+            model: model.name().to_string(),
+            split_by_key: split,
+            anomaly,
+        })
     };
     let mut outcome = match run.result {
         parallel::Overall::Valid => Outcome::new(
@@ -219,7 +220,7 @@ fn check_with<M: Model>(
                 (Some(k), true) => format!("not linearizable on key {k}"),
                 _ => "not linearizable".to_string(),
             };
-            let mut out = Outcome::new(Verdict::Invalid, reason, paragraph.clone());
+            let mut out = Outcome::new(Verdict::Invalid, reason, String::new());
             out.section = Section::new("Linearizability");
             if many {
                 out.section.blocks.push(Block::paragraph(format!(
@@ -229,38 +230,36 @@ fn check_with<M: Model>(
                 )));
             }
             out.section.blocks.push(Block::Linearization(view(&anomaly)));
+            let shared = evidence_of(Some(anomaly));
             if split {
-                let part_evidence = LinearizabilityEvidence {
-                    anomaly: Some(anomaly.clone()),
-                    ..evidence_of.clone()
-                };
+                // the key's evidence is the outcome's (one value, shared)
                 out.parts.push(Part {
                     key: part.key.clone(),
                     outcome: PartOutcome {
                         verdict: Verdict::Invalid,
                         reason: "not linearizable".into(),
-                        explanation: paragraph,
-                        evidence: evidence(&part_evidence),
+                        explanation: paragraph.clone(),
+                        evidence: shared.clone(),
                     },
                 });
             }
-            evidence_of.anomaly = Some(anomaly);
+            out.explanation = paragraph;
+            out.evidence = shared;
             out
         }
     };
-    outcome.evidence = evidence(&evidence_of);
+    if outcome.evidence.is_empty() {
+        outcome.evidence = evidence_of(None);
+    }
     outcome.stats = Stats {
         ops: history.client_pairs().count(),
         partitions: keys,
         elapsed: start.elapsed(),
-        counters: [
+        counters: BTreeMap::from([
             ("steps", run.steps),
             ("cache_entries", run.cache_entries),
             ("peak_cache_bytes", run.peak_cache_bytes),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
+        ]),
     };
     Ok(outcome)
 }

@@ -26,7 +26,7 @@ pub struct CheckArgs {
     /// History files (jsonl, edn, porcupine-log).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The checker (or linearizability model) to judge with; `--help` lists them.
+    /// The checker (or linearizability model) to judge with, from the registry.
     #[arg(long, value_parser = checker_parser())]
     pub model: &'static CheckerDef,
     /// Input format; detected from each file's content when absent.
