@@ -38,8 +38,8 @@ pub struct CheckArgs {
     /// Megabytes of search cache per file before the verdict is "unknown".
     #[arg(long = "memory-limit", default_value_t = 4096)]
     pub memory_limit: u64,
-    /// Initial value (EDN), in the form the checker reads (e.g. register and
-    /// cas-register: any value, default nil; kv: a string, default "").
+    /// Initial value (EDN), in the form the checker reads (its summary under
+    /// `--model` says which; checkers that take none refuse one).
     #[arg(long)]
     pub initial: Option<String>,
     /// Check the history as one object even when the checker could split it by key.
