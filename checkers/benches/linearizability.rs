@@ -6,8 +6,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerOptions};
 use checkers::{Checker, Verdict};
 use criterion::{Criterion, criterion_group, criterion_main};
 use history::Linted;
@@ -25,8 +24,11 @@ fn etcd_all() -> Vec<Linted> {
     (0..=102).map(|i| load(&root().join(format!("jepsen/etcd_{i:03}.log")))).collect()
 }
 
-fn checker(model: ModelName, partition: bool) -> Box<dyn Checker + Send + Sync> {
-    model.linearizable(None, Options { partition, ..Options::default() }).expect("model")
+fn checker(model: &str, partition: bool) -> Box<dyn Checker + Send + Sync> {
+    registry::by_name(model)
+        .unwrap()
+        .checker(&CheckerOptions { partition, ..CheckerOptions::default() })
+        .expect("model")
 }
 
 fn benches(c: &mut Criterion) {
@@ -34,7 +36,7 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10).warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(3));
 
-    let cas = checker(ModelName::CasRegister, true);
+    let cas = checker("cas-register", true);
     let etcd = etcd_all();
     g.bench_function("etcd-all-103", |b| {
         b.iter(|| {
@@ -46,7 +48,7 @@ fn benches(c: &mut Criterion) {
     let etcd_002 = load(&root().join("jepsen/etcd_002.log"));
     g.bench_function("etcd_002", |b| b.iter(|| black_box(cas.check(&etcd_002).expect("ok"))));
 
-    let kv_split = checker(ModelName::Kv, true);
+    let kv_split = checker("kv", true);
     let c50_ok = load(&root().join("kv/c50-ok.txt"));
     g.bench_function("kv-c50-ok-split", |b| {
         b.iter(|| black_box(kv_split.check(&c50_ok).expect("ok")))
@@ -56,7 +58,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(kv_split.check(&c50_bad).expect("ok")))
     });
 
-    let kv_whole = checker(ModelName::Kv, false);
+    let kv_whole = checker("kv", false);
     let c10_ok = load(&root().join("kv/c10-ok.txt"));
     let c10_bad = load(&root().join("kv/c10-bad.txt"));
     g.bench_function("kv-c10-ok-not-split", |b| {
@@ -79,9 +81,9 @@ fn benches(c: &mut Criterion) {
             "{name}: {} in {:?}, {} steps, {} cache entries, peak cache {:.1} MB",
             out.verdict,
             out.stats.elapsed,
-            out.stats.steps,
-            out.stats.cache_entries,
-            out.stats.peak_cache_bytes as f64 / 1e6
+            out.stats.counter("steps"),
+            out.stats.counter("cache_entries"),
+            out.stats.counter("peak_cache_bytes") as f64 / 1e6
         );
     }
 }

@@ -1,11 +1,13 @@
 //! Checkers: judge a recorded history and explain the verdict.
 //!
-//! A checker takes a linted history ([`history::Linted`]) and returns an
-//! [`Outcome`]: a three-valued [`Verdict`], a one-line reason, and for an invalid
-//! history a paragraph of plain words plus the evidence as data.
+//! A checker takes a linted history ([`history::Linted`]), the whole of it, and
+//! returns an [`Outcome`]: a three-valued [`Verdict`], a one-line reason, a
+//! paragraph of plain words, its own evidence as JSON, and a report [`Section`]
+//! in neutral primitives that the `results` crate draws. Checkers are listed in
+//! one [`registry`] and made by name.
 //!
 //! ```
-//! use checkers::{Checker, Verdict, models::ModelName, linearizability::Options};
+//! use checkers::{Checker, Verdict, registry::{self, CheckerOptions}};
 //! use history::{History, Op, Value};
 //!
 //! let h = History::from_ops(vec![
@@ -14,24 +16,40 @@
 //!     Op::invoke(1, "read", Value::Nil),
 //!     Op::ok(1, "read", 2.into()), // nobody wrote 2
 //! ]);
-//! let checker = ModelName::CasRegister.linearizable(None, Options::default()).unwrap();
+//! let def = registry::by_name("cas-register").unwrap();
+//! let checker = def.checker(&CheckerOptions::default()).unwrap();
 //! let outcome = checker.check(&h.lint().unwrap()).unwrap();
 //! assert_eq!(outcome.verdict, Verdict::Invalid);
+//! assert!(checkers::linearizability::anomaly_of(&outcome).is_some());
 //! ```
 //!
 //! # Layout
 //! - [`verdict`]: [`Verdict`], [`Outcome`], [`Checker`], [`CheckError`].
+//! - [`section`]: the report primitives ([`Section`], [`section::Block`]).
+//! - [`registry`]: every checker by name ([`registry::CheckerDef`], [`registry::ALL`]).
 //! - [`linearizability`]: the search (WGL with a state cache, P-compositional,
 //!   parallel, bounded in time and memory) and the [`linearizability::Model`] trait.
 //! - [`models`]: `register`, `cas-register`, `kv`, `multi-register`, `mutex`,
-//!   `fenced-lock`, `session-lock`, and [`models::ModelName`] to pick one by name.
+//!   `fenced-lock`, `session-lock`, each with its registry entry.
+//!
+//! # Adding a checker
+//! One file: a type implementing [`Checker`] (its evidence type and its section
+//! built in the same file) and a `pub static CHECKER: CheckerDef`; plus its line in
+//! [`registry::ALL`]. A new linearizability model is a [`linearizability::Model`] in
+//! `models/`, with `from_initial` and a `CHECKER` calling
+//! [`linearizability::checker`]. `fake.rs` (feature `fakes`) is a complete example.
 //!
 //! # Errors
-//! Input a model cannot read is a [`CheckError`] naming the history line; running
+//! Input a checker cannot read is a [`CheckError`] naming the history line; running
 //! out of time or memory is not an error but an `Unknown` verdict.
 
+#[cfg(feature = "fakes")]
+pub mod fake;
 pub mod linearizability;
 pub mod models;
+pub mod registry;
+pub mod section;
 pub mod verdict;
 
-pub use verdict::{Anomaly, CheckError, Checker, Outcome, Stats, Verdict};
+pub use section::Section;
+pub use verdict::{CheckError, Checker, Evidence, Outcome, Part, PartOutcome, Stats, Verdict};

@@ -12,8 +12,7 @@
 use std::collections::BTreeMap;
 
 use checkers::Verdict;
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerOptions};
 use history::{History, Op, OpKind, Process, Value};
 use porcupine_rs::{Model, Operation};
 use proptest::prelude::*;
@@ -162,8 +161,7 @@ proptest! {
         let expected =
             if porcupine_rs::check_operations(&porcupine) { Verdict::Valid } else { Verdict::Invalid };
         for partition in [true, false] {
-            let checker = ModelName::Kv
-                .linearizable(None, Options { partition, ..Options::default() })
+            let checker = registry::by_name("kv").unwrap().checker(&CheckerOptions { partition, ..CheckerOptions::default() })
                 .unwrap();
             let ours = checker.check(&linted).unwrap().verdict;
             prop_assert_eq!(

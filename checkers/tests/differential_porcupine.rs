@@ -19,8 +19,7 @@
 //! the test also checks those simplifications.
 
 use checkers::Verdict;
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerOptions};
 use history::{History, Op, OpKind, Value};
 use porcupine_rs::{Model, Operation};
 use proptest::prelude::*;
@@ -200,7 +199,8 @@ proptest! {
 fn same_verdict(steps: &[Step], slots: u8) -> Result<(), TestCaseError> {
     let built = build(steps, slots);
     let linted = built.history.clone().lint().expect("generated histories are well formed");
-    let checker = ModelName::CasRegister.linearizable(None, Options::default()).unwrap();
+    let checker =
+        registry::by_name("cas-register").unwrap().checker(&CheckerOptions::default()).unwrap();
     let ours = checker.check(&linted).unwrap();
     let theirs = porcupine_rs::check_operations(&built.porcupine);
     let expected = if theirs { Verdict::Valid } else { Verdict::Invalid };
@@ -224,7 +224,8 @@ fn generator_makes_both_verdicts() {
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
     );
     let strategy = (prop::collection::vec(any::<Step>(), 1..28), 1u8..5);
-    let checker = ModelName::CasRegister.linearizable(None, Options::default()).unwrap();
+    let checker =
+        registry::by_name("cas-register").unwrap().checker(&CheckerOptions::default()).unwrap();
     let (mut valid, mut invalid) = (0, 0);
     for _ in 0..500 {
         let (steps, slots) = strategy.new_tree(&mut runner).unwrap().current();

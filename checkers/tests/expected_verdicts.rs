@@ -5,24 +5,23 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerOptions};
 use checkers::{Outcome, Verdict};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/histories")
 }
 
-fn check(path: &Path, model: ModelName, options: Options) -> Outcome {
+fn check(path: &Path, model: &str, options: CheckerOptions) -> Outcome {
     let read = history::read_path(path, None)
         .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
     let linted = read.history.lint().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let checker = model.linearizable(None, options).expect("model");
+    let checker = registry::by_name(model).unwrap().checker(&options).expect("model");
     checker.check(&linted).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// (path, expected verdict, model) rows of the table.
-fn table() -> Vec<(String, Verdict, ModelName)> {
+fn table() -> Vec<(String, Verdict, &'static str)> {
     let text = std::fs::read_to_string(root().join("expected.tsv")).expect("expected.tsv");
     text.lines()
         .skip(1)
@@ -38,9 +37,9 @@ fn table() -> Vec<(String, Verdict, ModelName)> {
                 other => panic!("unknown expectation {other:?}"),
             };
             let model = if cols[2].starts_with("etcd-cas-register") {
-                ModelName::CasRegister
+                "cas-register"
             } else if cols[2].starts_with("porcupine-kv") || cols[0].contains("/kv/") {
-                ModelName::Kv
+                "kv"
             } else {
                 panic!("unknown model {:?}", cols[2])
             };
@@ -55,7 +54,7 @@ fn every_file_gets_its_expected_verdict_split() {
     assert_eq!(rows.len(), 109, "the table lists 103 etcd and 6 kv files");
     let mut wrong = Vec::new();
     for (path, expected, model) in &rows {
-        let outcome = check(&root().join(path), *model, Options::default());
+        let outcome = check(&root().join(path), model, CheckerOptions::default());
         if outcome.verdict != *expected {
             wrong.push(format!(
                 "{path}: expected {expected}, got {} ({})",
@@ -64,7 +63,10 @@ fn every_file_gets_its_expected_verdict_split() {
         }
         if outcome.verdict == Verdict::Invalid {
             assert!(!outcome.explanation.is_empty(), "{path}: invalid without explanation");
-            assert!(outcome.anomaly.is_some(), "{path}: invalid without anomaly data");
+            assert!(
+                checkers::linearizability::anomaly_of(&outcome).is_some(),
+                "{path}: invalid without anomaly data"
+            );
         }
     }
     assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
@@ -73,14 +75,14 @@ fn every_file_gets_its_expected_verdict_split() {
 #[test]
 fn kv_files_not_split() {
     for (path, expected, model) in table() {
-        if model != ModelName::Kv {
+        if model != "kv" {
             continue;
         }
         let big = path.contains("c50");
-        let options = Options {
+        let options = CheckerOptions {
             partition: false,
             time_limit: big.then(|| Duration::from_secs(2)),
-            ..Options::default()
+            ..CheckerOptions::default()
         };
         let outcome = check(&root().join(&path), model, options);
         if big {

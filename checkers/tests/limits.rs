@@ -6,8 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use checkers::Verdict;
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerOptions};
 use history::Linted;
 
 fn c50_ok() -> Linted {
@@ -20,8 +19,9 @@ fn c50_ok() -> Linted {
 fn time_limit_of_100ms_returns_unknown_promptly() {
     let history = c50_ok();
     let limit = Duration::from_millis(100);
-    let options = Options { partition: false, time_limit: Some(limit), ..Options::default() };
-    let checker = ModelName::Kv.linearizable(None, options).unwrap();
+    let options =
+        CheckerOptions { partition: false, time_limit: Some(limit), ..CheckerOptions::default() };
+    let checker = registry::by_name("kv").unwrap().checker(&options).unwrap();
     let start = Instant::now();
     let outcome = checker.check(&history).unwrap();
     let took = start.elapsed();
@@ -41,19 +41,20 @@ fn time_limit_of_100ms_returns_unknown_promptly() {
 fn memory_limit_returns_unknown_within_budget() {
     let history = c50_ok();
     let budget = 8 << 20;
-    let options = Options {
+    let options = CheckerOptions {
         partition: false,
         memory_limit: budget,
         time_limit: Some(Duration::from_secs(60)),
-        ..Options::default()
+        ..CheckerOptions::default()
     };
-    let outcome = ModelName::Kv.linearizable(None, options).unwrap().check(&history).unwrap();
+    let outcome =
+        registry::by_name("kv").unwrap().checker(&options).unwrap().check(&history).unwrap();
     assert_eq!(outcome.verdict, Verdict::Unknown, "{}", outcome.reason);
     assert!(outcome.reason.contains("memory limit"), "{}", outcome.reason);
     assert!(
-        outcome.stats.peak_cache_bytes <= budget as u64,
+        outcome.stats.counter("peak_cache_bytes") <= budget as u64,
         "cache grew to {} bytes",
-        outcome.stats.peak_cache_bytes
+        outcome.stats.counter("peak_cache_bytes")
     );
 }
 
@@ -75,24 +76,29 @@ fn first_invalid_partition_stops_the_others() {
     ops.push(Op::ok(100, "get", "zzz".into()).with_key("slow"));
     // the premise: alone, the slow key does not finish in 200 ms
     let slow_only = History::from_ops(ops.clone()).lint().unwrap();
-    let short = Options { time_limit: Some(Duration::from_millis(200)), ..Options::default() };
-    let alone = ModelName::Kv.linearizable(None, short).unwrap().check(&slow_only).unwrap();
+    let short = CheckerOptions {
+        time_limit: Some(Duration::from_millis(200)),
+        ..CheckerOptions::default()
+    };
+    let alone =
+        registry::by_name("kv").unwrap().checker(&short).unwrap().check(&slow_only).unwrap();
     assert_eq!(alone.verdict, Verdict::Unknown, "{}", alone.reason);
     ops.push(Op::invoke(101, "put", "x".into()).with_key("fast"));
     ops.push(Op::ok(101, "put", "x".into()).with_key("fast"));
     ops.push(Op::invoke(101, "get", Value::Nil).with_key("fast"));
     ops.push(Op::ok(101, "get", "y".into()).with_key("fast"));
     let linted = History::from_ops(ops).lint().unwrap();
-    let options = Options {
+    let options = CheckerOptions {
         threads: Some(2),
         time_limit: Some(Duration::from_secs(60)),
-        ..Options::default()
+        ..CheckerOptions::default()
     };
     let start = Instant::now();
-    let outcome = ModelName::Kv.linearizable(None, options).unwrap().check(&linted).unwrap();
+    let outcome =
+        registry::by_name("kv").unwrap().checker(&options).unwrap().check(&linted).unwrap();
     let took = start.elapsed();
     assert_eq!(outcome.verdict, Verdict::Invalid, "{}", outcome.reason);
-    let Some(checkers::Anomaly::NotLinearizable(a)) = &outcome.anomaly else { panic!() };
+    let Some(a) = checkers::linearizability::anomaly_of(&outcome) else { panic!() };
     assert_eq!(a.key.as_deref(), Some("\"fast\""));
     // Without the stop the slow partition would run into the 60 s limit.
     assert!(took < Duration::from_secs(10), "took {took:?}");

@@ -2,18 +2,17 @@
 //! (stale read, lost write, torn read, two lock holders, a token going backwards)
 //! and valid on a correct history, and explains what it found.
 
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerOptions};
 use checkers::{CheckError, Outcome, Verdict};
 use history::{History, Op, Value};
 
-fn check(model: ModelName, ops: Vec<Op>) -> Outcome {
-    check_with(model, ops, Options::default())
+fn check(model: &str, ops: Vec<Op>) -> Outcome {
+    check_with(model, ops, CheckerOptions::default())
 }
 
-fn check_with(model: ModelName, ops: Vec<Op>, options: Options) -> Outcome {
+fn check_with(model: &str, ops: Vec<Op>, options: CheckerOptions) -> Outcome {
     let linted = History::from_ops(ops).lint().expect("well-formed test history");
-    model.linearizable(None, options).unwrap().check(&linted).expect("checkable")
+    registry::by_name(model).unwrap().checker(&options).unwrap().check(&linted).expect("checkable")
 }
 
 fn list(items: &[Value]) -> Value {
@@ -31,7 +30,7 @@ const NIL: Value = Value::Nil;
 #[test]
 fn register_stale_read_is_invalid_and_explained() {
     let out = check(
-        ModelName::Register,
+        "register",
         vec![
             Op::invoke(0, "write", int(1)),
             Op::ok(0, "write", int(1)),
@@ -47,7 +46,7 @@ fn register_stale_read_is_invalid_and_explained() {
     assert!(text.contains("process 1"), "{text}");
     assert!(text.contains("line 5"), "{text}");
     assert!(text.contains("leaves the register at 2"), "{text}");
-    let Some(checkers::Anomaly::NotLinearizable(a)) = &out.anomaly else { panic!("no anomaly") };
+    let Some(a) = checkers::linearizability::anomaly_of(&out) else { panic!("no anomaly") };
     assert_eq!(a.states_before, vec!["2".to_string()]);
     assert_eq!(a.prefix.len(), 2);
     assert_eq!(a.op.invoke_position, 4);
@@ -57,7 +56,7 @@ fn register_stale_read_is_invalid_and_explained() {
 fn register_concurrent_read_may_see_either_value() {
     for seen in [1, 2] {
         let out = check(
-            ModelName::Register,
+            "register",
             vec![
                 Op::invoke(0, "write", int(1)),
                 Op::ok(0, "write", int(1)),
@@ -75,7 +74,7 @@ fn register_concurrent_read_may_see_either_value() {
 fn info_write_may_happen_later_or_never() {
     for seen in [NIL, int(1)] {
         let out = check(
-            ModelName::Register,
+            "register",
             vec![
                 Op::invoke(0, "write", int(1)),
                 Op::info(0, "write", Value::kw("timed-out")),
@@ -89,7 +88,7 @@ fn info_write_may_happen_later_or_never() {
     }
     // but once seen, it cannot be unseen
     let out = check(
-        ModelName::Register,
+        "register",
         vec![
             Op::invoke(0, "write", int(1)),
             Op::info(0, "write", Value::kw("timed-out")),
@@ -107,7 +106,7 @@ fn info_write_may_happen_later_or_never() {
 #[test]
 fn cas_register_lost_write_is_invalid() {
     let out = check(
-        ModelName::CasRegister,
+        "cas-register",
         vec![
             Op::invoke(0, "write", int(3)),
             Op::ok(0, "write", int(3)),
@@ -131,9 +130,9 @@ fn cas_register_failed_cas_did_not_happen() {
             Op::ok(1, "read", int(read)),
         ]
     };
-    assert_eq!(check(ModelName::CasRegister, ops(5)).verdict, Verdict::Invalid);
+    assert_eq!(check("cas-register", ops(5)).verdict, Verdict::Invalid);
     let valid = check(
-        ModelName::CasRegister,
+        "cas-register",
         vec![
             Op::invoke(0, "cas", list(&[NIL, int(5)])),
             Op::ok(0, "cas", list(&[NIL, int(5)])),
@@ -150,9 +149,13 @@ fn cas_register_failed_cas_did_not_happen() {
 fn cas_register_initial_value_is_configurable() {
     let ops = vec![Op::invoke(0, "read", NIL), Op::ok(0, "read", int(7))];
     let linted = History::from_ops(ops).lint().unwrap();
-    let with = ModelName::CasRegister.linearizable(Some(int(7)), Options::default()).unwrap();
+    let with = registry::by_name("cas-register")
+        .unwrap()
+        .checker(&CheckerOptions { initial: Some(int(7)), ..CheckerOptions::default() })
+        .unwrap();
     assert_eq!(with.check(&linted).unwrap().verdict, Verdict::Valid);
-    let without = ModelName::CasRegister.linearizable(None, Options::default()).unwrap();
+    let without =
+        registry::by_name("cas-register").unwrap().checker(&CheckerOptions::default()).unwrap();
     assert_eq!(without.check(&linted).unwrap().verdict, Verdict::Invalid);
 }
 
@@ -166,8 +169,9 @@ fn bad_operation_names_its_line() {
     ])
     .lint()
     .unwrap();
-    let err = ModelName::CasRegister
-        .linearizable(None, Options::default())
+    let err = registry::by_name("cas-register")
+        .unwrap()
+        .checker(&CheckerOptions::default())
         .unwrap()
         .check(&linted)
         .unwrap_err();
@@ -194,8 +198,11 @@ fn kv_lost_append_is_invalid_split_and_not_split() {
         kv(Op::ok(1, "get", "y".into()), "a"),
     ];
     for partition in [true, false] {
-        let out =
-            check_with(ModelName::Kv, ops.clone(), Options { partition, ..Options::default() });
+        let out = check_with(
+            "kv",
+            ops.clone(),
+            CheckerOptions { partition, ..CheckerOptions::default() },
+        );
         assert_eq!(out.verdict, Verdict::Invalid, "partition {partition}");
         assert!(out.explanation.contains("get returning \"y\""), "{}", out.explanation);
         assert!(out.explanation.contains("\"xy\""), "{}", out.explanation);
@@ -216,8 +223,11 @@ fn kv_concurrent_appends_in_either_order_are_valid() {
             kv(Op::ok(2, "get", read.into()), "a"),
         ];
         for partition in [true, false] {
-            let out =
-                check_with(ModelName::Kv, ops.clone(), Options { partition, ..Options::default() });
+            let out = check_with(
+                "kv",
+                ops.clone(),
+                CheckerOptions { partition, ..CheckerOptions::default() },
+            );
             assert_eq!(out.verdict, Verdict::Valid, "{read}, partition {partition}");
             assert_eq!(out.stats.partitions, if partition { 2 } else { 1 });
         }
@@ -235,7 +245,7 @@ fn txn(micro: &[(&str, &str, Value)]) -> Value {
 #[test]
 fn multi_register_torn_read_is_invalid() {
     let out = check(
-        ModelName::MultiRegister,
+        "multi-register",
         vec![
             Op::invoke(0, "txn", txn(&[("write", "x", int(1)), ("write", "y", int(1))])),
             Op::ok(0, "txn", txn(&[("write", "x", int(1)), ("write", "y", int(1))])),
@@ -246,7 +256,7 @@ fn multi_register_torn_read_is_invalid() {
     // Knossos: a nil read is unconstrained, so reading y as nil proves nothing...
     assert_eq!(out.verdict, Verdict::Valid);
     let out = check(
-        ModelName::MultiRegister,
+        "multi-register",
         vec![
             Op::invoke(0, "txn", txn(&[("write", "x", int(1)), ("write", "y", int(1))])),
             Op::ok(0, "txn", txn(&[("write", "x", int(1)), ("write", "y", int(1))])),
@@ -274,8 +284,8 @@ fn multi_register_map_reads_and_writes() {
             Op::ok(1, "read", map(&[("x", int(1)), ("y", read_y)])),
         ]
     };
-    assert_eq!(check(ModelName::MultiRegister, ops(int(2))).verdict, Verdict::Valid);
-    assert_eq!(check(ModelName::MultiRegister, ops(NIL)).verdict, Verdict::Invalid);
+    assert_eq!(check("multi-register", ops(int(2))).verdict, Verdict::Valid);
+    assert_eq!(check("multi-register", ops(NIL)).verdict, Verdict::Invalid);
 }
 
 // ---- mutex ----
@@ -283,7 +293,7 @@ fn multi_register_map_reads_and_writes() {
 #[test]
 fn mutex_two_holders_is_invalid() {
     let out = check(
-        ModelName::Mutex,
+        "mutex",
         vec![
             Op::invoke(0, "acquire", NIL),
             Op::ok(0, "acquire", NIL),
@@ -298,7 +308,7 @@ fn mutex_two_holders_is_invalid() {
 #[test]
 fn mutex_handover_and_unknown_release_are_valid() {
     let out = check(
-        ModelName::Mutex,
+        "mutex",
         vec![
             Op::invoke(0, "acquire", NIL),
             Op::ok(0, "acquire", NIL),
@@ -335,9 +345,9 @@ fn session_lock_dead_session_grant_is_invalid_and_refusal_valid() {
             Op::ok(0, "acquire", NIL),
         ]
     };
-    let refused = check(ModelName::SessionLock, ops(false));
+    let refused = check("session-lock", ops(false));
     assert_eq!(refused.verdict, Verdict::Valid, "{}", refused.explanation);
-    let granted = check(ModelName::SessionLock, ops(true));
+    let granted = check("session-lock", ops(true));
     assert_eq!(granted.verdict, Verdict::Invalid);
     assert!(granted.explanation.contains("destroyed session"), "{}", granted.explanation);
 }
@@ -346,7 +356,7 @@ fn session_lock_dead_session_grant_is_invalid_and_refusal_valid() {
 fn session_lock_unknown_dead_session_acquire_may_have_taken_the_lock() {
     // A faulty service may have granted it: the release that follows is then legal.
     let out = check(
-        ModelName::SessionLock,
+        "session-lock",
         vec![
             Op::invoke(1, "acquire", dead()),
             Op::info(1, "acquire", dead()),
@@ -357,7 +367,7 @@ fn session_lock_unknown_dead_session_acquire_may_have_taken_the_lock() {
     assert_eq!(out.verdict, Verdict::Valid, "{}", out.explanation);
     // Two live holders are still caught, as by `mutex`.
     let two = check(
-        ModelName::SessionLock,
+        "session-lock",
         vec![
             Op::invoke(0, "acquire", NIL),
             Op::ok(0, "acquire", NIL),
@@ -382,8 +392,8 @@ fn fenced_lock_tokens_must_increase() {
             Op::ok(1, "acquire", int(second)),
         ]
     };
-    assert_eq!(check(ModelName::FencedLock, ops(6)).verdict, Verdict::Valid);
-    let out = check(ModelName::FencedLock, ops(5));
+    assert_eq!(check("fenced-lock", ops(6)).verdict, Verdict::Valid);
+    let out = check("fenced-lock", ops(5));
     assert_eq!(out.verdict, Verdict::Invalid);
     assert!(out.explanation.contains("token 5"), "{}", out.explanation);
 }
@@ -391,7 +401,7 @@ fn fenced_lock_tokens_must_increase() {
 #[test]
 fn fenced_lock_two_holders_is_invalid() {
     let out = check(
-        ModelName::FencedLock,
+        "fenced-lock",
         vec![
             Op::invoke(0, "acquire", NIL),
             Op::ok(0, "acquire", int(1)),
@@ -410,10 +420,11 @@ fn unsplit_kv_names_the_key_beyond_its_limit() {
         ops.push(kv(Op::ok(0, "put", "v".into()), &format!("k{k}")));
     }
     let linted = History::from_ops(ops.clone()).lint().unwrap();
-    let unsplit = Options { partition: false, ..Options::default() };
-    let err = ModelName::Kv.linearizable(None, unsplit).unwrap().check(&linted).unwrap_err();
+    let unsplit = CheckerOptions { partition: false, ..CheckerOptions::default() };
+    let err =
+        registry::by_name("kv").unwrap().checker(&unsplit).unwrap().check(&linted).unwrap_err();
     assert!(err.to_string().starts_with("line 33:"), "{err}");
     assert!(err.to_string().contains("\"k16\""), "{err}");
     // split by key, any number of keys is fine
-    assert_eq!(check(ModelName::Kv, ops).verdict, Verdict::Valid);
+    assert_eq!(check("kv", ops).verdict, Verdict::Valid);
 }

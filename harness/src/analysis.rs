@@ -1,22 +1,22 @@
 //! From a recorded history to a verdict: read `history.jsonl`, lint it, count what
-//! happened, and hand it to the workload's checker.
+//! happened, and hand the whole linted history to the workload's checker, taken
+//! from the checkers registry by name.
 //!
-//! [`judge`] hands the linted history to the `checkers` crate's linearizability
-//! checker for the workload's model. A workload over independent keys (Jepsen's
-//! `independent` checker) is split here: one sub-history per key, each checked on
-//! its own, verdicts merged (invalid beats unknown beats valid). The whole check has
-//! a time budget; a key that cannot be decided within it is `unknown`, and an
-//! unchecked run is never `valid`.
+//! The checker splits the history by key itself when it judges keys on their own
+//! (Jepsen's `independent`), and every position it reports is a position in the
+//! history file; the per-key verdicts (how many keys, which were not valid, why)
+//! are its own ([`checkers::Outcome::parts`]). The whole check has a time budget
+//! ([`CHECK_BUDGET`] unless the caller sets one): running out is `unknown`, never a
+//! false `invalid`, and an unchecked run is never `valid`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
-use history::{History, Linted, OpKind, Pair, Value};
+use checkers::registry::{self, CheckerDef, CheckerOptions};
+use checkers::{Part, Section, Stats};
+use history::{Linted, OpKind};
 use serde::Serialize;
-use workloads::CheckerSpec;
 
 use crate::exit::Failure;
 
@@ -67,7 +67,10 @@ impl Latency {
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
     pub verdict: Verdict,
+    /// The checker's reason and explanation, in its own words.
     pub explanation: String,
+    /// The registry name of the checker, and whether it split the history by key
+    /// (`cas-register, split by key`).
     pub checker: String,
     /// Lines in the history (client and nemesis, invocations and completions).
     pub ops: usize,
@@ -79,33 +82,65 @@ pub struct Analysis {
     pub latency_ok: BTreeMap<String, Latency>,
     pub keys: usize,
     pub warnings: Vec<String>,
-    /// Sub-histories the checker judged (one per key when split by key).
+    /// Parts the checker judged on their own (one per key when split by key).
     pub checked: usize,
-    /// The checker's full outcome for every key that was not valid.
-    pub not_valid: Vec<KeyOutcome>,
+    /// The parts that were not valid, each with the checker's verdict, words and
+    /// evidence (the whole history as one part, key `null`, when not split).
+    pub not_valid: Vec<Part>,
     pub check_seconds: f64,
+    /// `"history"`: every position in this analysis is a position in the history
+    /// file (before this field existed, `not_valid` used per-key positions).
+    pub positions: &'static str,
+    /// The checker's own statistics (absent when it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+    /// The checker's name for reports and JUnit (`linearizable cas-register, split
+    /// by key`).
+    #[serde(skip)]
+    pub check_name: String,
+    /// The checker's report section (written into `results.json`'s `checks`).
+    #[serde(skip)]
+    pub section: Section,
 }
 
-/// The checker's outcome for one key.
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyOutcome {
-    /// The key as the history writes it (JSON form of the value).
-    #[serde(serialize_with = "key_json")]
-    pub key: Option<Value>,
-    pub outcome: checkers::Outcome,
-}
-
-fn key_json<S: serde::Serializer>(key: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
-    use serde::Serialize as _;
-    key.as_ref().map(Value::to_json).serialize(s)
-}
-
-/// How long a whole check may take before its open keys are `unknown`.
+/// How long a whole check may take before its verdict is `unknown`, unless the
+/// caller sets a time limit of its own.
 pub const CHECK_BUDGET: Duration = Duration::from_secs(120);
 
+/// Which checker judges a history, by its registry name, and with which options.
+/// Built from a name (`"cas-register".into()`), a registry entry, or (until the
+/// workloads name registry entries themselves) a workload's `CheckerSpec`.
+#[derive(Debug, Clone)]
+pub struct CheckWith {
+    pub checker: String,
+    pub options: CheckerOptions,
+}
+
+impl From<&str> for CheckWith {
+    fn from(name: &str) -> CheckWith {
+        CheckWith { checker: name.to_string(), options: CheckerOptions::default() }
+    }
+}
+
+impl From<&'static CheckerDef> for CheckWith {
+    fn from(def: &'static CheckerDef) -> CheckWith {
+        def.name.into()
+    }
+}
+
+impl From<&workloads::CheckerSpec> for CheckWith {
+    fn from(spec: &workloads::CheckerSpec) -> CheckWith {
+        CheckWith {
+            checker: spec.model.to_string(),
+            options: CheckerOptions { partition: spec.split_by_key, ..CheckerOptions::default() },
+        }
+    }
+}
+
 /// Reads, lints and judges a history file. Unusable input is a 254 failure naming
-/// the file and line.
-pub fn analyze_file(path: &Path, spec: &CheckerSpec) -> Result<Analysis, Failure> {
+/// the file and line; a checker name the registry does not know is a harness bug
+/// (255).
+pub fn analyze_file(path: &Path, checker: impl Into<CheckWith>) -> Result<Analysis, Failure> {
     let read =
         history::read_path(path, Some(history::Format::Jsonl)).map_err(Failure::bad_input)?;
     let linted = read.history.lint().map_err(|f| {
@@ -114,14 +149,23 @@ pub fn analyze_file(path: &Path, spec: &CheckerSpec) -> Result<Analysis, Failure
             f.errors.len()
         ))
     })?;
-    let mut analysis = summarize(&linted, spec);
+    let mut analysis = analyze(&linted, checker)?;
     analysis.warnings.extend(read.warnings);
-    judge(&linted, spec, &mut analysis, CHECK_BUDGET)?;
     Ok(analysis)
 }
 
-/// Counts per function and outcome.
-pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
+/// Counts and judges a linted history.
+pub fn analyze(linted: &Linted, checker: impl Into<CheckWith>) -> Result<Analysis, Failure> {
+    let CheckWith { checker, mut options } = checker.into();
+    let def = registry::by_name(&checker).map_err(Failure::crash)?;
+    options.time_limit.get_or_insert(CHECK_BUDGET);
+    let mut analysis = summarize(linted);
+    judge(linted, def, &options, &mut analysis)?;
+    Ok(analysis)
+}
+
+/// Counts per function and outcome; the verdict is `unknown` until [`judge`].
+pub fn summarize(linted: &Linted) -> Analysis {
     let mut by_f: BTreeMap<String, Outcomes> = BTreeMap::new();
     let mut totals = Outcomes::default();
     let mut client_operations = 0;
@@ -147,7 +191,7 @@ pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
     Analysis {
         verdict: Verdict::Unknown,
         explanation: String::new(),
-        checker: format!("{}{}", spec.model, if spec.split_by_key { ", split by key" } else { "" }),
+        checker: String::new(),
         ops: linted.ops().len(),
         client_operations,
         nemesis_operations,
@@ -159,91 +203,40 @@ pub fn summarize(linted: &Linted, spec: &CheckerSpec) -> Analysis {
         checked: 0,
         not_valid: Vec::new(),
         check_seconds: 0.0,
+        positions: "history",
+        stats: None,
+        check_name: String::new(),
+        section: Section::default(),
     }
 }
 
-/// The operations of some pairs as a history of their own (original order, lines and
-/// source kept, so the checker's messages point into the real file).
-fn sub_history(linted: &Linted, pairs: &[Pair]) -> History {
-    let mut positions: Vec<usize> =
-        pairs.iter().flat_map(|p| std::iter::once(p.invoke).chain(p.completion)).collect();
-    positions.sort_unstable();
-    let full = linted.history();
-    let ops = positions.iter().map(|&i| full.ops[i].clone()).collect();
-    let lines = positions.iter().map(|&i| full.lines.get(i).copied().unwrap_or(i + 1)).collect();
-    let mut h = History::with_lines(ops, lines);
-    h.source = full.source.clone();
-    h
-}
-
-/// Runs the workload's checker and sets the verdict and explanation of `analysis`.
-/// A history the model cannot read is unusable input (254).
+/// Runs the checker on the whole history and sets the verdict, explanation and
+/// evidence of `analysis`. A history the checker cannot read is unusable input
+/// (254); options it refuses are a harness bug (255).
 pub fn judge(
     linted: &Linted,
-    spec: &CheckerSpec,
+    def: &'static CheckerDef,
+    options: &CheckerOptions,
     analysis: &mut Analysis,
-    budget: Duration,
 ) -> Result<(), Failure> {
     let started = Instant::now();
+    let checker = def.checker(options).map_err(Failure::crash)?;
+    let split = if checker.splits_by_key() { ", split by key" } else { "" };
+    analysis.checker = format!("{}{split}", def.name);
+    analysis.check_name = checker.name();
     if analysis.totals.ok == 0 {
         analysis.verdict = Verdict::Unknown;
         analysis.explanation = "no client operation succeeded: too little happened to judge".into();
         return Ok(());
     }
-    let model: ModelName = spec.model.parse().map_err(Failure::crash)?;
-    let groups: Vec<(Option<Value>, Vec<Pair>)> = if spec.split_by_key {
-        linted.by_key().into_iter().collect()
-    } else {
-        vec![(None, linted.client_pairs().copied().collect())]
-    };
-    let mut verdict = checkers::Verdict::Valid;
-    for (key, pairs) in groups {
-        let sub = sub_history(linted, &pairs);
-        let sub = sub.lint().map_err(|f| Failure::bad_input(format!("key {key:?}: {f}")))?;
-        let left = budget.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-        let options = Options { time_limit: Some(left), partition: false, ..Options::default() };
-        let checker = model.linearizable(None, options).map_err(Failure::crash)?;
-        let outcome = checker.check(&sub).map_err(Failure::bad_input)?;
-        analysis.checked += 1;
-        verdict = verdict.merge(outcome.verdict);
-        if outcome.verdict != checkers::Verdict::Valid {
-            analysis.not_valid.push(KeyOutcome { key, outcome });
-        }
-    }
+    let outcome = checker.check(linted).map_err(Failure::bad_input)?;
     analysis.check_seconds = started.elapsed().as_secs_f64();
-    analysis.verdict = verdict;
-    let keys = |v: checkers::Verdict| {
-        analysis.not_valid.iter().filter(|k| k.outcome.verdict == v).collect::<Vec<_>>()
-    };
-    let what = if spec.split_by_key { "keys" } else { "histories" };
-    analysis.explanation = match verdict {
-        checkers::Verdict::Valid => format!(
-            "linearizable: all {} {what} have a legal {} order",
-            analysis.checked, spec.model
-        ),
-        checkers::Verdict::Invalid => {
-            let bad = keys(checkers::Verdict::Invalid);
-            let first = &bad[0];
-            let key = first.key.as_ref().map(|k| format!("key {k}: ")).unwrap_or_default();
-            format!(
-                "not linearizable ({} of {} {what}); {key}{}: {}",
-                bad.len(),
-                analysis.checked,
-                first.outcome.reason,
-                first.outcome.explanation
-            )
-        }
-        checkers::Verdict::Unknown => {
-            let open = keys(checkers::Verdict::Unknown);
-            format!(
-                "undecided for {} of {} {what} (e.g. {}: {})",
-                open.len(),
-                analysis.checked,
-                open[0].key.as_ref().map_or("the history".into(), |k| format!("key {k}")),
-                open[0].outcome.reason
-            )
-        }
-    };
+    analysis.verdict = outcome.verdict;
+    analysis.explanation = outcome.summary();
+    analysis.checked = outcome.stats.partitions;
+    analysis.not_valid = outcome.not_valid();
+    analysis.stats = Some(outcome.stats);
+    analysis.section = outcome.section;
     Ok(())
 }
 

@@ -1,15 +1,17 @@
 //! Results: what people read after a run.
 //!
 //! # Layout
-//! - [`view`]: the typed input of every renderer: [`RunView`], [`CheckView`],
-//!   [`LinView`]. The harness adapts checker outcomes into these.
+//! - [`view`]: the typed input of every renderer: [`RunView`], [`CheckView`]
+//!   (a check's verdict, explanation and report section in the neutral primitives
+//!   of [`checkers::section`]). The harness adapts checker outcomes into these.
 //! - [`run_dir`]: a stored run directory read back tolerantly; writes
 //!   `report.html` and `junit.xml` into it ([`run_dir::regenerate`]).
 //! - [`report`]: the self-contained HTML report, assembled from
-//!   [`timeline`], [`plots`] (plotters, SVG), [`availability`] and [`linview`]
-//!   (the Porcupine-style view of a linearizability failure).
+//!   [`timeline`], [`plots`] (plotters, SVG), [`availability`] and each check's
+//!   section ([`sections`]: paragraphs, tables, highlighted operations, plots and
+//!   [`linview`], the Porcupine-style view of a linearizability failure). A new
+//!   checker's section needs no code here.
 //! - [`intervals`]: client operations as intervals and nemesis fault windows.
-//! - [`positions`]: a per-key linearizability view moved onto the full history.
 //! - [`summary`]: system, workload, nemesis, seed and replay commands from `test.json`.
 //! - [`junit`]: JUnit XML (quick-junit), one case per checker; [`matrix`]: the
 //!   summary table and JUnit report of a test matrix (`test-all`).
@@ -29,9 +31,9 @@ pub mod junit;
 pub mod linview;
 pub mod matrix;
 pub mod plots;
-pub mod positions;
 pub mod report;
 pub mod run_dir;
+pub mod sections;
 pub mod serve;
 pub mod summary;
 pub mod synthetic;

@@ -133,12 +133,7 @@ mod tests {
     fn checked(v: Verdict) -> CellOutcome {
         CellOutcome::Checked {
             run_dir: Some("store/x/1".into()),
-            checks: vec![CheckView {
-                name: "lin".into(),
-                verdict: v,
-                explanation: "why".into(),
-                linearization: None,
-            }],
+            checks: vec![CheckView::new("lin", v, "why", Default::default())],
         }
     }
 

@@ -1,5 +1,6 @@
 //! Latency and throughput over time, drawn with plotters' SVG backend, with the
-//! same fault bands as the timeline; plus latency quantiles per function.
+//! same fault bands as the timeline; plus latency quantiles per function, and the
+//! line plots a check's section asks for ([`series_svg`]).
 //!
 //! Decimation: the latency scatter keeps one `ok` point per 3×3-pixel cell (its
 //! dots are 4 pixels wide, so the picture looks the same), and one `fail` / `info`
@@ -9,6 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
+use checkers::section::Plot;
 use history::History;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -253,6 +255,87 @@ fn draw_throughput(
         .draw()
         .map_err(plot_err)?;
     Ok(())
+}
+
+/// Colours of a section plot's series, in order (then again).
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(21, 101, 192),
+    RGBColor(201, 48, 44),
+    RGBColor(46, 139, 87),
+    RGBColor(208, 138, 0),
+    RGBColor(106, 27, 154),
+    RGBColor(0, 131, 143),
+];
+
+/// A check's line plot. On a time axis (x in seconds since the start of a timed
+/// run) the faults in force are drawn behind the lines, as in every other plot.
+pub fn series_svg(plot: &Plot, iv: &Intervals) -> Result<String, String> {
+    let points = || {
+        plot.series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+    };
+    let (mut x0, mut x1) =
+        points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (mut y0, mut y1) =
+        points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let bands_too = plot.time_axis && iv.timed;
+    if bands_too {
+        (x0, x1) = (x0.min(iv.t0), x1.max(iv.t1));
+    }
+    if !(x0.is_finite() && x1.is_finite()) {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let pad = ((y1 - y0) * 0.08).max(1e-9);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&plot.title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(plot.x_label.as_str())
+            .y_desc(plot.y_label.as_str())
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_err)?;
+        if bands_too {
+            bands(&mut chart, iv, y0, y1)?;
+        }
+        for (i, series) in plot.series.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            let line = series.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite());
+            chart
+                .draw_series(LineSeries::new(line, c.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(series.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
+        }
+        if !plot.series.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
 }
 
 /// An HTML table of latency quantiles of `ok` operations, per function and overall.

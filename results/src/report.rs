@@ -1,7 +1,8 @@
 //! The self-contained `report.html`: one file with inline CSS, JS and SVG that
-//! opens offline. Sections: summary and verdicts, timeline with fault bands,
-//! latency and throughput, availability, and for each invalid linearizability
-//! check the Porcupine-style view.
+//! opens offline. Sections: summary and verdicts, timeline with fault bands (and
+//! the operations the checks blame), latency and throughput, availability, and
+//! each check's own section ([`crate::sections`]; for an invalid linearizability
+//! check, the Porcupine-style view).
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 use crate::availability;
 use crate::html::{esc, row};
 use crate::intervals::Intervals;
-use crate::linview;
 use crate::plots;
+use crate::sections;
 use crate::summary::TestSummary;
 use crate::timeline;
 use crate::view::RunView;
@@ -52,6 +53,9 @@ svg .lin-path{fill:none;stroke:#1565c0;stroke-width:1.5}
 .legend span{display:inline-block;margin-right:14px}
 .legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
 .breaking-op{font-weight:bold;color:#b00020}
+ul.highlighted-ops li{margin:2px 0} .role{display:inline-block;padding:0 6px;border-radius:8px;background:#ddd;font-size:85%}
+.role-culprit .role{background:#b00020;color:#fff} .role-related .role{background:#e69628;color:#fff}
+p.table-caption{font-weight:bold;margin:10px 0 4px}
 .scroll{overflow-x:auto}
 "#;
 
@@ -73,7 +77,7 @@ pub fn render_html(run: &RunView, options: &ReportOptions) -> String {
     let summary = TestSummary::from_test(&run.test, options.run_dir.as_deref());
     let verdict = crate::view::verdict_of(&run.checks);
     let title = summary.name.clone().unwrap_or_else(|| "faultline run".into());
-    let breaking = run.checks.iter().find_map(|c| c.linearization.as_ref().map(|l| l.breaking_op));
+    let culprits: Vec<usize> = run.checks.iter().flat_map(|c| c.section.culprits()).collect();
 
     let mut s = String::with_capacity(1 << 20);
     let _ = write!(
@@ -96,12 +100,12 @@ pub fn render_html(run: &RunView, options: &ReportOptions) -> String {
 
     s.push_str(r#"<h2>Timeline</h2><section id="timeline">"#);
     s.push_str(
-        r#"<p class="legend"><span><i style="background:#3a9e5c"></i>ok</span><span><i style="background:#d9534f"></i>fail</span><span><i style="background:#e69628"></i>info (outcome unknown)</span><span><i style="background:#b00020"></i>cannot be linearized</span><span><i style="background:#6e6ec8;opacity:.5"></i>fault in force</span> <label><input type="checkbox" id="hide-ok"> hide ok operations</label></p>"#,
+        r#"<p class="legend"><span><i style="background:#3a9e5c"></i>ok</span><span><i style="background:#d9534f"></i>fail</span><span><i style="background:#e69628"></i>info (outcome unknown)</span><span><i style="background:#b00020"></i>blamed by a check (e.g. cannot be linearized)</span><span><i style="background:#6e6ec8;opacity:.5"></i>fault in force</span> <label><input type="checkbox" id="hide-ok"> hide ok operations</label></p>"#,
     );
     let _ = write!(
         s,
         r#"<div class="scroll">{}</div><p><small>{} client operations in {} lanes (one per worker), {} faults. Hover a fail/info bar or a fault for details.</small></p></section>"#,
-        timeline::render(&run.history, &iv, breaking),
+        timeline::render(&run.history, &iv, &culprits),
         iv.ops.len(),
         timeline::lanes(&iv).1.len(),
         iv.faults.len()
@@ -118,15 +122,7 @@ pub fn render_html(run: &RunView, options: &ReportOptions) -> String {
     s.push_str(&availability::table(&availability::compute(&iv)));
     s.push_str("</div></section>");
 
-    let lins: Vec<_> =
-        run.checks.iter().filter_map(|c| c.linearization.as_ref().map(|l| (c, l))).collect();
-    if !lins.is_empty() {
-        s.push_str(r#"<h2>Linearizability</h2><div id="linearization" class="scroll">"#);
-        for (i, (c, l)) in lins.into_iter().enumerate() {
-            s.push_str(&linview::render(&run.history, &iv, l, &c.name, i));
-        }
-        s.push_str("</div>");
-    }
+    s.push_str(&sections::render(run, &iv));
     let _ = write!(
         s,
         "<footer><p><small>faultline {} · {} history entries</small></p></footer><script>{SCRIPT}</script></body></html>",

@@ -5,13 +5,21 @@
 //! directory at all is refused.
 //!
 //! Checker results are read from `results.json`, in any of these shapes, first
-//! match wins: a `checks` array of [`CheckView`]s (what this crate writes); an
+//! match wins: a `checks` array of [`CheckView`]s (what this crate writes; each
+//! with its report `section`, or from older versions a `linearization` view); an
 //! `analysis` object (`checker`, `verdict`, `explanation`, optional `anomaly`); a
 //! top-level `verdict` / `valid?` with `explanation`.
+//!
+//! Without `checks`, an invalid run's linearization view is taken from
+//! `analysis.not_valid[].outcome.anomaly` when `analysis.positions` is `"history"`
+//! (positions in the history file). Runs written before that field existed named
+//! positions in each key's own sub-history; their view is not drawn (a note says
+//! why) rather than guessed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use checkers::section::{Block, Section};
 use serde_json::Value as Json;
 
 use crate::junit;
@@ -96,10 +104,25 @@ pub fn load(dir: &Path) -> Result<LoadedRun, RunDirError> {
     };
     let mut checks = results.as_ref().map(checks_from_results).unwrap_or_default();
     if let (Some(results), Some(first)) = (&results, checks.first_mut())
-        && first.linearization.is_none()
+        && first.section.is_empty()
         && first.verdict == Verdict::Invalid
     {
-        first.linearization = per_key_view(results, &history);
+        match per_key_view(results) {
+            PerKey::View(lin) => {
+                *first = CheckView::new(
+                    first.name.clone(),
+                    first.verdict,
+                    first.explanation.clone(),
+                    Section::new("Linearizability").with(Block::Linearization(lin)),
+                )
+            }
+            PerKey::SubHistoryPositions => notes.push(format!(
+                "{}: the analysis names positions in each key's own sub-history (written by \
+                 an older faultline): the linearization view is not drawn",
+                dir.join(RESULTS_JSON).display()
+            )),
+            PerKey::None => {}
+        }
     }
     Ok(LoadedRun { dir: dir.to_path_buf(), view: RunView { test, history, checks }, notes })
 }
@@ -139,11 +162,19 @@ fn check_from_json(v: &Json) -> Option<CheckView> {
         .find(|s| !s.is_empty())
         .unwrap_or("")
         .to_string();
-    let linearization = v
-        .get("linearization")
-        .and_then(|l| serde_json::from_value::<LinView>(l.clone()).ok())
-        .or_else(|| v.get("anomaly").and_then(lin_from_anomaly));
-    Some(CheckView { name, verdict, explanation, linearization })
+    let mut section = v
+        .get("section")
+        .and_then(|s| serde_json::from_value::<Section>(s.clone()).ok())
+        .unwrap_or_default();
+    if section.is_empty()
+        && let Some(lin) = v
+            .get("linearization")
+            .and_then(|l| serde_json::from_value::<LinView>(l.clone()).ok())
+            .or_else(|| v.get("anomaly").and_then(lin_from_anomaly))
+    {
+        section = Section::new("Linearizability").with(Block::Linearization(lin));
+    }
+    Some(CheckView::new(name, verdict, explanation, section))
 }
 
 /// The checkers crate's `LinearizabilityAnomaly` (op / prefix as objects with
@@ -168,28 +199,33 @@ pub fn lin_from_anomaly(a: &Json) -> Option<LinView> {
     })
 }
 
-/// Runs recorded before `checks` existed keep the checker's outcome per key under
-/// `analysis.not_valid[].{key, outcome.anomaly}`, in sub-history positions: the
-/// first invalid one, moved onto the full history.
-fn per_key_view(results: &Json, history: &history::History) -> Option<LinView> {
-    let not_valid = results.get("analysis")?.get("not_valid")?.as_array()?;
-    let linted = history.clone().lint().ok()?;
-    not_valid.iter().find_map(|k| {
+enum PerKey {
+    View(LinView),
+    /// An older analysis, in sub-history positions.
+    SubHistoryPositions,
+    None,
+}
+
+/// A `results.json` without `checks` keeps the checker's outcome per key under
+/// `analysis.not_valid[].{key, outcome.anomaly}`: the first invalid one's view, when
+/// `analysis.positions` says its positions are the history's.
+fn per_key_view(results: &Json) -> PerKey {
+    let Some(analysis) = results.get("analysis") else { return PerKey::None };
+    let Some(not_valid) = analysis.get("not_valid").and_then(Json::as_array) else {
+        return PerKey::None;
+    };
+    let view = not_valid.iter().find_map(|k| {
         let outcome = k.get("outcome")?;
         if outcome.get("verdict").and_then(verdict_of) != Some(Verdict::Invalid) {
             return None;
         }
-        let anomaly = outcome.get("anomaly")?;
-        let view = lin_from_anomaly(anomaly)?;
-        let key = match k.get("key") {
-            None | Some(Json::Null) => None,
-            Some(j) => Some(history::Value::from_json(j).ok()?),
-        };
-        let op = anomaly.get("op")?;
-        let process = op.get("process").and_then(Json::as_str)?;
-        let f = op.get("f").and_then(Json::as_str)?;
-        crate::positions::onto_full_history(&linted, &key, &view, process, f)
-    })
+        lin_from_anomaly(outcome.get("anomaly")?)
+    });
+    match (view, analysis.get("positions").and_then(Json::as_str)) {
+        (Some(v), Some("history")) => PerKey::View(v),
+        (Some(_), _) => PerKey::SubHistoryPositions,
+        (None, _) => PerKey::None,
+    }
 }
 
 /// A name for the run's JUnit suite: the test's name and the run's folder.
@@ -261,8 +297,29 @@ mod tests {
         let l = c[0].linearization.as_ref().expect("anomaly read");
         assert_eq!((l.breaking_op, l.prefix.clone(), l.more_states), (7, vec![2], true));
 
+        let with_section = json!({"checks": [{"name": "set", "verdict": "invalid", "explanation": "lost",
+            "section": {"title": "Set", "blocks": [{"type": "paragraph", "text": "17 lost"}]}}]});
+        let c = checks_from_results(&with_section);
+        assert_eq!(c[0].section.title, "Set");
+        assert!(c[0].linearization.is_none());
+
         let jepsen = json!({"valid?": true});
         assert_eq!(checks_from_results(&jepsen)[0].verdict, Verdict::Valid);
         assert!(checks_from_results(&json!({"something": 1})).is_empty());
+    }
+
+    /// Without `checks`, the per-key anomaly is drawn only when the analysis says
+    /// its positions are the history's.
+    #[test]
+    fn per_key_views_need_history_positions() {
+        let mut results = json!({"analysis": {"not_valid": [
+            {"key": 1, "outcome": {"verdict": "unknown", "anomaly": {"op": {"invoke_position": 1}}}},
+            {"key": 2, "outcome": {"verdict": "invalid", "anomaly": {"op": {"invoke_position": 9},
+                "prefix": [{"invoke_position": 4}], "states_before": ["0"]}}}]}});
+        assert!(matches!(per_key_view(&results), PerKey::SubHistoryPositions));
+        results["analysis"]["positions"] = json!("history");
+        let PerKey::View(v) = per_key_view(&results) else { panic!("no view") };
+        assert_eq!((v.breaking_op, v.prefix), (9, vec![4]));
+        assert!(matches!(per_key_view(&json!({"analysis": {}})), PerKey::None));
     }
 }

@@ -7,6 +7,8 @@
 use history::{History, Op, OpKind, Process, Value};
 use serde_json::json;
 
+use checkers::section::{Block, Section};
+
 use crate::view::{CheckView, LinView, RunView, Verdict};
 
 struct Lcg(u64);
@@ -139,11 +141,13 @@ pub fn run(ops: usize, workers: u64) -> RunView {
         test: json!({"name": "synthetic", "args": {"system": "builtin", "workload": "register",
             "nemesis": ["partition", "kill", "pause"]}, "seed": 1}),
         history,
-        checks: vec![CheckView {
-            name: "linearizable cas-register".into(),
-            verdict: Verdict::Invalid,
-            explanation: "synthetic: a read that cannot be linearized".into(),
-            linearization,
-        }],
+        checks: vec![CheckView::new(
+            "linearizable cas-register",
+            Verdict::Invalid,
+            "synthetic: a read that cannot be linearized",
+            linearization.map_or_else(Section::default, |l| {
+                Section::new("Linearizability").with(Block::Linearization(l))
+            }),
+        )],
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Decimation: an `ok` bar is drawn only when it reaches at least a pixel past what
 //! its lane already shows, so a lane holds at most about one ok bar per pixel
-//! column however long the run. Every `fail` / `info` bar and the operation that
-//! broke linearizability are always drawn, each with a tooltip.
+//! column however long the run. Every `fail` / `info` bar and every operation a
+//! check names as a culprit (the one that broke linearizability, say) are always
+//! drawn, each with a tooltip.
 
 use std::fmt::Write;
 
@@ -62,9 +63,17 @@ fn lane_label(procs: &[u64]) -> String {
     s
 }
 
-/// The SVG of the timeline. `breaking` is the invocation position of the operation
-/// that cannot be linearized, if any.
-pub fn render(history: &History, iv: &Intervals, breaking: Option<usize>) -> String {
+/// The SVG of the timeline. `culprits` are history positions (invocations or
+/// completions) of the operations the checks blame, drawn highlighted; the first
+/// one's bar has the id `breaking-op-bar`.
+pub fn render(history: &History, iv: &Intervals, culprits: &[usize]) -> String {
+    let blamed: std::collections::HashSet<usize> = culprits.iter().copied().collect();
+    let is_blamed = |o: &crate::intervals::ClientOp| {
+        blamed.contains(&o.invoke) || o.completion.is_some_and(|c| blamed.contains(&c))
+    };
+    let first = culprits
+        .first()
+        .and_then(|&p| iv.ops.iter().position(|o| o.invoke == p || o.completion == Some(p)));
     let (lane_of, members) = lanes(iv);
     let n_lanes = members.len().max(1);
     let lane_h = if n_lanes <= 40 { 14.0 } else { (560.0 / n_lanes as f64).max(2.0) };
@@ -127,7 +136,7 @@ pub fn render(history: &History, iv: &Intervals, breaking: Option<usize>) -> Str
         let (x0, x1) = (x(op.start), x(op.end));
         let w = (x1 - x0).max(0.6);
         let y = lanes_top + lane as f64 * lane_h + 1.0;
-        let is_breaking = breaking == Some(op.invoke);
+        let is_breaking = is_blamed(op);
         if op.outcome == Outcome::Ok && !is_breaking {
             if x0 + w <= covered[lane] + 1.0 {
                 continue;
@@ -143,7 +152,7 @@ pub fn render(history: &History, iv: &Intervals, breaking: Option<usize>) -> Str
             );
             continue;
         }
-        let id = if is_breaking { r#" id="breaking-op-bar""# } else { "" };
+        let id = if first == Some(k) { r#" id="breaking-op-bar""# } else { "" };
         let class = if is_breaking { "breaking" } else { op.outcome.name() };
         let _ = write!(
             s,

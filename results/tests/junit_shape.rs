@@ -58,24 +58,14 @@ fn attr<'a>(a: &'a [(String, String)], k: &str) -> Option<&'a str> {
 #[test]
 fn one_case_per_checker_with_failure_and_error_children() {
     let checks = vec![
-        CheckView {
-            name: "linearizable register".into(),
-            verdict: Verdict::Invalid,
-            explanation: "The read of 2 <by process 11> cannot be linearized.\nMore words.".into(),
-            linearization: None,
-        },
-        CheckView {
-            name: "set".into(),
-            verdict: Verdict::Unknown,
-            explanation: "time limit of 5 s reached".into(),
-            linearization: None,
-        },
-        CheckView {
-            name: "stats".into(),
-            verdict: Verdict::Valid,
-            explanation: String::new(),
-            linearization: None,
-        },
+        CheckView::new(
+            "linearizable register",
+            Verdict::Invalid,
+            "The read of 2 <by process 11> cannot be linearized.\nMore words.",
+            Default::default(),
+        ),
+        CheckView::new("set", Verdict::Unknown, "time limit of 5 s reached", Default::default()),
+        CheckView::new("stats", Verdict::Valid, String::new(), Default::default()),
     ];
     let xml = results::junit::run_xml("etcd-register/20261126T160000.000Z", &checks).expect("xml");
     let els = elements(&xml);

@@ -1,7 +1,8 @@
 //! The reports of a valid and an invalid run open in headless Chromium without
 //! script errors and show what a reader needs: the verdict, the timeline, the fault
-//! bands and (for the invalid one) the failing operation. Screenshots are kept under
-//! `target/tmp/results-artifacts/`.
+//! bands and (for the invalid one) the failing operation; so does the report of a
+//! checker this crate has never heard of (the test-only `fake`), drawn from its
+//! section's primitives. Screenshots are kept under `target/tmp/results-artifacts/`.
 //!
 //! Needs Debian's `chromium` (`apt-get install chromium`); without it the test fails
 //! and says so.
@@ -162,4 +163,45 @@ fn error_hook_catches_script_errors() {
     let (dom, _) = run_chromium(profile.path(), &["--dump-dom".to_string()], &url);
     assert!(dom.contains("data-js-errors=\""), "the hook missed a ReferenceError");
     assert!(dom.contains("noSuchFunction"));
+}
+
+/// A checker this crate knows nothing of (`checkers::fake`, a paragraph, a table, a
+/// plot on a time axis and a highlighted culprit): its section renders in the
+/// browser, the culprit is highlighted in the timeline, the plot draws the fault.
+#[test]
+fn any_checkers_section_renders_from_its_primitives() {
+    use checkers::Checker;
+    use history::{OpKind, Value};
+    let (mut h, _) = common::timed_with_faults(
+        &common::etcd_log("002"),
+        &[(
+            20,
+            vec![
+                history::Op::new(history::Process::Nemesis, OpKind::Invoke, "pause", "n1".into()),
+                history::Op::new(history::Process::Nemesis, OpKind::Info, "pause", "n1".into()),
+            ],
+        )],
+    );
+    // The 30th completion returns the forbidden value.
+    let done = h.ops.iter().position(|o| o.kind == OpKind::Ok && o.index >= 30).expect("an ok");
+    h.ops[done].value = Value::Str(checkers::fake::FORBIDDEN.into());
+    let outcome = checkers::fake::Fake.check(&h.clone().lint().expect("lint")).expect("check");
+    assert_eq!(outcome.verdict, results::Verdict::Invalid);
+    let culprit = outcome.section.culprits()[0];
+    let check =
+        results::CheckView::new("fake", outcome.verdict, outcome.summary(), outcome.section);
+    let run = results::RunView { test: serde_json::Value::Null, history: h, checks: vec![check] };
+    let html = results::render_html(&run, &results::ReportOptions::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let report = dir.path().join("fake-report.html");
+    std::fs::write(&report, &html).expect("write");
+    std::fs::copy(&report, common::artifacts().join("fake-report.html")).expect("keep report");
+    let dom = open_in_browser(&report, "fake-report.png");
+    let section = dom.split(r#"data-check="fake""#).nth(1).expect("the fake section");
+    assert!(section.contains(r#"<p class="table-caption">ok operations by function</p>"#));
+    assert!(section.contains(&format!(r#"data-position="{culprit}" data-role="culprit""#)));
+    let plot = section.split(r#"class="scroll plot check-plot""#).nth(1).expect("plot");
+    assert!(plot.contains("<svg") && plot.contains("ok operations so far"));
+    assert!(dom.contains(r#"id="breaking-op-bar""#), "the culprit is highlighted");
+    assert!(!dom.contains(r#"id="linearization""#));
 }

@@ -4,14 +4,15 @@
 //! paragraph of plain words.
 
 use history::{Linted, Pair, Process};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::compile::Compiled;
 use super::model::Model;
 use super::search::Blocked;
+use crate::section::LinearizationView;
 
 /// One operation of the history, as the report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpRef {
     /// Position of the invocation in the history.
     pub invoke_position: usize,
@@ -29,8 +30,10 @@ pub struct OpRef {
     pub completed_at: Option<f64>,
 }
 
-/// Why a history is not linearizable.
-#[derive(Debug, Clone, Serialize)]
+/// Why a history is not linearizable. Its JSON carries `"kind": "not-linearizable"`
+/// (the shape `results.json` and `faultline check --json` have always had).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename = "not-linearizable")]
 pub struct LinearizabilityAnomaly {
     pub model: String,
     /// The partition's key, when the history was split.
@@ -76,6 +79,18 @@ pub fn anomaly<M: Model>(
             })
             .collect(),
         more_states: blocked.more_states,
+    }
+}
+
+/// The positions the report's linearization view draws.
+pub fn view(a: &LinearizabilityAnomaly) -> LinearizationView {
+    LinearizationView {
+        breaking_op: a.op.invoke_position,
+        prefix: a.prefix.iter().map(|o| o.invoke_position).collect(),
+        states_before: a.states_before.clone(),
+        more_states: a.more_states,
+        model: Some(a.model.clone()),
+        key: a.key.clone(),
     }
 }
 

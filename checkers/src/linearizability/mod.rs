@@ -32,6 +32,15 @@
 //! - [`search`]: the search itself, allocation-free in its loop.
 //! - [`parallel`]: partitions checked on all cores; the first invalid stops the rest.
 //! - [`explain`]: turns a failed search into data and a paragraph of plain words.
+//!
+//! # As a checker
+//! [`Linearizable`] is the [`Checker`]: it is handed the whole history, splits it by
+//! key itself when the model is per key (every model is, unless it says otherwise:
+//! an operation's `key` names an independent object, as in Jepsen's `independent`
+//! checker), and reports positions in that history. Its evidence is
+//! [`LinearizabilityEvidence`] (the anomaly of the first key found not
+//! linearizable), its report section the Porcupine-style
+//! [`LinearizationView`](crate::section::LinearizationView).
 
 pub mod cache;
 pub mod compile;
@@ -41,14 +50,18 @@ pub mod model;
 pub mod parallel;
 pub mod search;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use history::Linted;
+use serde::{Deserialize, Serialize};
 
-pub use explain::{LinearizabilityAnomaly, OpRef};
+pub use explain::{LinearizabilityAnomaly, OpRef, view};
 pub use model::{Completion, Model, Partitioning, Values};
 
-use crate::verdict::{Anomaly, CheckError, Checker, Outcome, Stats, Verdict};
+use crate::registry::CheckerOptions;
+use crate::section::{Block, Section};
+use crate::verdict::{CheckError, Checker, Evidence, Outcome, Part, PartOutcome, Stats, Verdict};
 
 /// How a linearizability check may spend time and memory.
 #[derive(Debug, Clone)]
@@ -70,6 +83,17 @@ impl Default for Options {
     }
 }
 
+impl From<&CheckerOptions> for Options {
+    fn from(o: &CheckerOptions) -> Options {
+        Options {
+            time_limit: o.time_limit,
+            memory_limit: o.memory_limit,
+            partition: o.partition,
+            threads: o.threads,
+        }
+    }
+}
+
 /// The linearizability checker for one model.
 #[derive(Debug, Clone)]
 pub struct Linearizable<M> {
@@ -83,63 +107,159 @@ impl<M: Model> Linearizable<M> {
     }
 }
 
+/// What a model file's registry entry calls: the model (or why its options are
+/// unusable) as a boxed checker with the registry's options.
+pub fn checker<M: Model + Send + 'static>(
+    model: Result<M, String>,
+    options: &CheckerOptions,
+) -> Result<Box<dyn Checker + Send + Sync>, CheckError> {
+    let model = model.map_err(CheckError::BadModel)?;
+    Ok(Box::new(Linearizable::new(model, Options::from(options))))
+}
+
+/// The evidence of a linearizability check (in the outcome's JSON: `model`,
+/// `split_by_key` and, when invalid, `anomaly`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinearizabilityEvidence {
+    pub model: String,
+    /// Each key was checked as an object of its own.
+    pub split_by_key: bool,
+    /// Why the (first invalid) part is not linearizable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<LinearizabilityAnomaly>,
+}
+
+/// The anomaly a linearizability outcome carries, if it is one.
+pub fn anomaly_of(outcome: &Outcome) -> Option<&LinearizabilityAnomaly> {
+    outcome.evidence.get::<LinearizabilityEvidence>()?.anomaly.as_ref()
+}
+
 impl<M: Model> Checker for Linearizable<M> {
     fn name(&self) -> String {
-        format!("linearizable {}", self.model.name())
+        let split = if self.splits_by_key() { ", split by key" } else { "" };
+        format!("linearizable {}{split}", self.model.name())
+    }
+
+    fn splits_by_key(&self) -> bool {
+        self.options.partition && self.model.partition() == Partitioning::ByKey
     }
 
     fn check(&self, history: &Linted) -> Result<Outcome, CheckError> {
-        if !self.options.partition && self.model.partition() == Partitioning::ByKey {
+        let per_key = self.model.partition() == Partitioning::ByKey;
+        let keys = distinct_keys(history);
+        if per_key && !self.options.partition && keys > 1 {
             // one object per key, all in one search: the product model
-            check_with(&keyed::Keyed(&self.model), history, &self.options)
+            check_with(&keyed::Keyed(&self.model), history, false, &self.options)
         } else {
-            check_with(&self.model, history, &self.options)
+            // without keys there is nothing to split (and no product to build)
+            let split = per_key && self.options.partition && keys > 0;
+            check_with(&self.model, history, split, &self.options)
         }
     }
+}
+
+/// 0 when no client operation has a key, 1 for one key, 2 for more than one.
+fn distinct_keys(history: &Linted) -> usize {
+    let mut first = None;
+    for pair in history.client_pairs() {
+        if let Some(k) = &history.ops()[pair.invoke].key {
+            match first {
+                None => first = Some(k),
+                Some(f) if f != k => return 2,
+                Some(_) => {}
+            }
+        }
+    }
+    usize::from(first.is_some())
 }
 
 fn check_with<M: Model>(
     model: &M,
     history: &Linted,
+    split: bool,
     options: &Options,
 ) -> Result<Outcome, CheckError> {
     let start = Instant::now();
     let deadline = options.time_limit.map(|t| start + t);
-    let partitions = compile::compile(model, history, options.partition)?;
+    let partitions = compile::compile(model, history, split)?;
     let run = parallel::run(model, &partitions, options, deadline);
+    let keys = partitions.len();
+    let many = split && keys > 1;
+    let evidence_of = |anomaly| {
+        Evidence::new(LinearizabilityEvidence {
+            model: model.name().to_string(),
+            split_by_key: split,
+            anomaly,
+        })
+    };
     let mut outcome = match run.result {
-        parallel::Overall::Valid => Outcome {
-            verdict: Verdict::Valid,
-            reason: "a linearization exists".into(),
-            explanation: String::new(),
-            anomaly: None,
-            stats: Stats::default(),
-        },
-        parallel::Overall::Unknown(reason) => Outcome {
-            verdict: Verdict::Unknown,
-            reason: reason.describe(options),
-            explanation: String::new(),
-            anomaly: None,
-            stats: Stats::default(),
-        },
-        parallel::Overall::Invalid { partition, blocked } => {
-            let anomaly = explain::anomaly(model, &partitions[partition], &blocked, history);
-            Outcome {
-                verdict: Verdict::Invalid,
-                reason: "no linearization exists".into(),
-                explanation: explain::paragraph(model, &anomaly),
-                anomaly: Some(Anomaly::NotLinearizable(anomaly)),
-                stats: Stats::default(),
+        parallel::Overall::Valid => Outcome::new(
+            Verdict::Valid,
+            if many {
+                format!("a linearization exists for each of the {keys} keys")
+            } else {
+                "a linearization exists".into()
+            },
+            "",
+        ),
+        parallel::Overall::Unknown(reason) => {
+            let mut why = reason.describe(options);
+            if many {
+                why += &format!(" before all {keys} keys were decided");
             }
+            Outcome::new(Verdict::Unknown, why, "")
+        }
+        parallel::Overall::Invalid { partition, blocked } => {
+            let part = &partitions[partition];
+            let anomaly = explain::anomaly(model, part, &blocked, history);
+            let paragraph = explain::paragraph(model, &anomaly);
+            let reason = match (&anomaly.key, split) {
+                (Some(k), true) if many => {
+                    format!("not linearizable on key {k} (one of {keys} keys checked on their own)")
+                }
+                (Some(k), true) => format!("not linearizable on key {k}"),
+                _ => "not linearizable".to_string(),
+            };
+            let mut out = Outcome::new(Verdict::Invalid, reason, String::new());
+            out.section = Section::new("Linearizability");
+            if many {
+                out.section.blocks.push(Block::paragraph(format!(
+                    "Each of the {keys} keys was checked as an object of its own (Jepsen's \
+                     independent checker). The search stops at the first key found not \
+                     linearizable, so the other keys may or may not be linearizable."
+                )));
+            }
+            out.section.blocks.push(Block::Linearization(view(&anomaly)));
+            let shared = evidence_of(Some(anomaly));
+            if split {
+                // the key's evidence is the outcome's (one value, shared)
+                out.parts.push(Part {
+                    key: part.key.clone(),
+                    outcome: PartOutcome {
+                        verdict: Verdict::Invalid,
+                        reason: "not linearizable".into(),
+                        explanation: paragraph.clone(),
+                        evidence: shared.clone(),
+                    },
+                });
+            }
+            out.explanation = paragraph;
+            out.evidence = shared;
+            out
         }
     };
+    if outcome.evidence.is_empty() {
+        outcome.evidence = evidence_of(None);
+    }
     outcome.stats = Stats {
         ops: history.client_pairs().count(),
-        partitions: partitions.len(),
-        steps: run.steps,
-        cache_entries: run.cache_entries,
-        peak_cache_bytes: run.peak_cache_bytes,
+        partitions: keys,
         elapsed: start.elapsed(),
+        counters: BTreeMap::from([
+            ("steps", run.steps),
+            ("cache_entries", run.cache_entries),
+            ("peak_cache_bytes", run.peak_cache_bytes),
+        ]),
     };
     Ok(outcome)
 }

@@ -23,12 +23,17 @@ pub enum Completion<'a> {
 }
 
 /// How a model may split a history into independently checkable parts.
+///
+/// An operation's `key` names an independent object (Jepsen's `independent`
+/// checker, Porcupine's `Partition`), so every model is per key unless it says
+/// otherwise; a history without keys is one object either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partitioning {
     /// One sub-history per `key` of the operations (P-compositionality: the object is
     /// a product of independent objects, one per key).
     ByKey,
-    /// The whole history is one object.
+    /// The whole history is one object, whatever its keys (a model whose operations
+    /// use `key` for something else).
     Whole,
 }
 
@@ -63,9 +68,10 @@ pub trait Model: Sync {
         values: &mut Values,
     ) -> Result<Option<Self::Op>, String>;
 
-    /// Whether the history may be split by key.
+    /// Whether the history may be split by key (by default it may: see
+    /// [`Partitioning`]).
     fn partition(&self) -> Partitioning {
-        Partitioning::Whole
+        Partitioning::ByKey
     }
 
     /// "read returned 3", "cas from 1 to 2", "acquire (outcome unknown)".

@@ -7,7 +7,8 @@
 use history::Value;
 
 use super::register::{RegisterOp, encode_read_write, unknown_f};
-use crate::linearizability::{Completion, Model, Values};
+use crate::linearizability::{self, Completion, Model, Values};
+use crate::registry::CheckerDef;
 
 #[derive(Debug, Clone)]
 pub struct CasRegister {
@@ -94,3 +95,17 @@ impl Model for CasRegister {
         values.get(*state).to_string()
     }
 }
+
+impl CasRegister {
+    /// The model starting at `initial` (default nil).
+    pub fn from_initial(initial: Option<&Value>) -> Result<CasRegister, String> {
+        Ok(CasRegister { initial: initial.cloned().unwrap_or(Value::Nil) })
+    }
+}
+
+/// `cas-register` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "cas-register",
+    summary: "a register with compare-and-set (Knossos' cas-register): read, write, cas [from to]; --initial sets its value (default nil)",
+    make: |o| linearizability::checker(CasRegister::from_initial(o.initial.as_ref()), o),
+};

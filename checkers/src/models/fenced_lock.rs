@@ -6,8 +6,11 @@
 //! never saw: it is modelled as taking the lock without raising the last token,
 //! which accepts every later token the real one would have (never a false alarm).
 
+use history::Value;
+
 use super::register::unknown_f;
-use crate::linearizability::{Completion, Model, Values};
+use crate::linearizability::{self, Completion, Model, Values};
+use crate::registry::CheckerDef;
 
 #[derive(Debug, Clone, Default)]
 pub struct FencedLock;
@@ -91,3 +94,20 @@ impl Model for FencedLock {
         }
     }
 }
+
+impl FencedLock {
+    /// The model; it takes no initial value.
+    pub fn from_initial(initial: Option<&Value>) -> Result<FencedLock, String> {
+        match initial {
+            None => Ok(FencedLock),
+            Some(v) => Err(format!("the fenced-lock model takes no initial value (got {v})")),
+        }
+    }
+}
+
+/// `fenced-lock` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "fenced-lock",
+    summary: "a mutex whose acquires return fencing tokens, each greater than the last",
+    make: |o| linearizability::checker(FencedLock::from_initial(o.initial.as_ref()), o),
+};

@@ -13,7 +13,8 @@
 use history::Value;
 
 use super::register::unknown_f;
-use crate::linearizability::{Completion, Model, Partitioning, Values};
+use crate::linearizability::{self, Completion, Model, Partitioning, Values};
+use crate::registry::CheckerDef;
 
 const P: u64 = (1 << 61) - 1;
 const B1: u64 = 0x1234_5678_9abc_def1 % P;
@@ -179,6 +180,26 @@ impl Model for Kv {
         }
     }
 }
+
+impl Kv {
+    /// The model with every key starting at `initial`, a string (default "").
+    pub fn from_initial(initial: Option<&Value>) -> Result<Kv, String> {
+        match initial {
+            None => Ok(Kv::default()),
+            Some(Value::Str(s)) => Ok(Kv { initial: s.clone() }),
+            Some(other) => {
+                Err(format!("the kv model's initial value must be a string, got {other}"))
+            }
+        }
+    }
+}
+
+/// `kv` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "kv",
+    summary: "Porcupine's key-value model: get, put, append of strings; --initial sets every key's string (default \"\")",
+    make: |o| linearizability::checker(Kv::from_initial(o.initial.as_ref()), o),
+};
 
 #[cfg(test)]
 mod tests {

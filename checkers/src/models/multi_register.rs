@@ -12,7 +12,8 @@
 use history::Value;
 
 use super::register::unknown_f;
-use crate::linearizability::{Completion, Model, Values};
+use crate::linearizability::{self, Completion, Model, Values};
+use crate::registry::CheckerDef;
 
 pub const MAX_KEYS: usize = 8;
 pub const MAX_MICRO: usize = 8;
@@ -180,3 +181,20 @@ fn slot(values: &mut Values, key: &Value) -> Result<u8, String> {
     }
     Ok(slot as u8)
 }
+
+impl MultiRegister {
+    /// The model; it takes no initial value.
+    pub fn from_initial(initial: Option<&Value>) -> Result<MultiRegister, String> {
+        match initial {
+            None => Ok(MultiRegister),
+            Some(v) => Err(format!("the multi-register model takes no initial value (got {v})")),
+        }
+    }
+}
+
+/// `multi-register` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "multi-register",
+    summary: "several registers read and written together (Knossos' multi-register): txn, or read/write of maps",
+    make: |o| linearizability::checker(MultiRegister::from_initial(o.initial.as_ref()), o),
+};

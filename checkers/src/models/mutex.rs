@@ -2,8 +2,11 @@
 //! `acquire` succeeds only when the lock is free; `release` only when it is held.
 //! Two processes holding it at once shows up as an `acquire` that cannot be placed.
 
+use history::Value;
+
 use super::register::unknown_f;
-use crate::linearizability::{Completion, Model, Values};
+use crate::linearizability::{self, Completion, Model, Values};
+use crate::registry::CheckerDef;
 
 #[derive(Debug, Clone, Default)]
 pub struct Mutex;
@@ -62,3 +65,20 @@ impl Model for Mutex {
         if *held { "held".into() } else { "free".into() }
     }
 }
+
+impl Mutex {
+    /// The model; it takes no initial value.
+    pub fn from_initial(initial: Option<&Value>) -> Result<Mutex, String> {
+        match initial {
+            None => Ok(Mutex),
+            Some(v) => Err(format!("the mutex model takes no initial value (got {v})")),
+        }
+    }
+}
+
+/// `mutex` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "mutex",
+    summary: "a lock one process holds at a time (Knossos' mutex): acquire, release",
+    make: |o| linearizability::checker(Mutex::from_initial(o.initial.as_ref()), o),
+};

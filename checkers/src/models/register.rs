@@ -3,7 +3,8 @@
 
 use history::Value;
 
-use crate::linearizability::{Completion, Model, Values};
+use crate::linearizability::{self, Completion, Model, Values};
+use crate::registry::CheckerDef;
 
 #[derive(Debug, Clone)]
 pub struct Register {
@@ -89,3 +90,17 @@ pub(crate) fn encode_read_write(
 pub(crate) fn unknown_f(invoke: &history::Op, known: &str) -> String {
     format!("unknown function {:?} for this model (expected {known})", invoke.f)
 }
+
+impl Register {
+    /// The model starting at `initial` (default nil).
+    pub fn from_initial(initial: Option<&Value>) -> Result<Register, String> {
+        Ok(Register { initial: initial.cloned().unwrap_or(Value::Nil) })
+    }
+}
+
+/// `register` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "register",
+    summary: "a read/write register (Knossos' register): read, write; --initial sets its value (default nil)",
+    make: |o| linearizability::checker(Register::from_initial(o.initial.as_ref()), o),
+};

@@ -10,8 +10,11 @@
 //! unknown-outcome dead-session acquire is modelled as a plain acquire (a faulty
 //! service may have granted it), which never raises a false alarm.
 
+use history::Value;
+
 use super::register::unknown_f;
-use crate::linearizability::{Completion, Model, Values};
+use crate::linearizability::{self, Completion, Model, Values};
+use crate::registry::CheckerDef;
 
 /// The value that marks an acquire sent with a destroyed session.
 pub const DEAD_SESSION: &str = "dead-session";
@@ -89,3 +92,20 @@ impl Model for SessionLock {
         if *held { "held".into() } else { "free".into() }
     }
 }
+
+impl SessionLock {
+    /// The model; it takes no initial value.
+    pub fn from_initial(initial: Option<&Value>) -> Result<SessionLock, String> {
+        match initial {
+            None => Ok(SessionLock),
+            Some(v) => Err(format!("the session-lock model takes no initial value (got {v})")),
+        }
+    }
+}
+
+/// `session-lock` in the checker registry ([`crate::registry::ALL`]).
+pub static CHECKER: CheckerDef = CheckerDef {
+    name: "session-lock",
+    summary: "a mutex held through a session (Consul's locks): no acquire succeeds with a destroyed session",
+    make: |o| linearizability::checker(SessionLock::from_initial(o.initial.as_ref()), o),
+};

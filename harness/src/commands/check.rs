@@ -1,17 +1,18 @@
-//! `faultline check FILE... --model MODEL`: is each history linearizable?
+//! `faultline check FILE... --model CHECKER`: judges each history with a checker
+//! from the checkers registry (a linearizability model, or any other checker).
 //!
 //! Prints one table row per file (verdict, operations, partitions, time) and, for
 //! each invalid file, the explanation in words; `--json` prints the outcomes as data
-//! instead. The exit code merges all files: 1 when any is invalid (a proven anomaly
-//! outranks everything), else 254 when any could not be read or checked, else 2 when
-//! any is unknown, else 0.
+//! instead (the checker's evidence beside its verdict). The exit code merges all
+//! files: 1 when any is invalid (a proven anomaly outranks everything), else 254
+//! when any could not be read or checked, else 2 when any is unknown, else 0.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkers::linearizability::Options;
-use checkers::models::ModelName;
+use checkers::registry::{self, CheckerDef, CheckerOptions};
 use checkers::{Outcome, Verdict};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use history::Format;
 use serde::Serialize;
 use tabled::builder::Builder;
@@ -25,9 +26,9 @@ pub struct CheckArgs {
     /// History files (jsonl, edn, porcupine-log).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// register, cas-register, kv, multi-register, mutex, fenced-lock or session-lock.
-    #[arg(long)]
-    pub model: ModelName,
+    /// The checker (or linearizability model) to judge with, from the registry.
+    #[arg(long, value_parser = checker_parser())]
+    pub model: &'static CheckerDef,
     /// Input format; detected from each file's content when absent.
     #[arg(long)]
     pub format: Option<Format>,
@@ -37,16 +38,24 @@ pub struct CheckArgs {
     /// Megabytes of search cache per file before the verdict is "unknown".
     #[arg(long = "memory-limit", default_value_t = 4096)]
     pub memory_limit: u64,
-    /// Initial value (EDN), for register / cas-register (default nil) and kv (a
-    /// string, default "").
+    /// Initial value (EDN), in the form the checker reads (its summary under
+    /// `--model` says which; checkers that take none refuse one).
     #[arg(long)]
     pub initial: Option<String>,
-    /// Check the history as one object even when the model could split it by key.
+    /// Check the history as one object even when the checker could split it by key.
     #[arg(long)]
     pub no_partition: bool,
     /// Print the outcomes as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--model`'s values and their help, from the registry.
+fn checker_parser() -> impl TypedValueParser<Value = &'static CheckerDef> {
+    PossibleValuesParser::new(
+        registry::ALL.iter().map(|d| PossibleValue::new(d.name).help(d.summary)),
+    )
+    .try_map(|name: String| registry::by_name(&name))
 }
 
 /// One file's result, as `--json` prints it.
@@ -73,14 +82,15 @@ pub fn run(args: &CheckArgs) -> CmdResult {
         ),
         None => None,
     };
-    let options = Options {
+    let options = CheckerOptions {
+        initial,
         time_limit: Some(Duration::from_secs_f64(args.timeout)),
         memory_limit: usize::try_from(args.memory_limit.saturating_mul(1 << 20))
             .unwrap_or(usize::MAX),
         partition: !args.no_partition,
-        threads: None,
+        ..CheckerOptions::default()
     };
-    let checker = args.model.linearizable(initial, options).map_err(Failure::bad_input)?;
+    let checker = args.model.checker(&options).map_err(Failure::bad_input)?;
     let mut results = Vec::new();
     for file in &args.files {
         let result = match check_file(checker.as_ref(), file, args.format) {

@@ -34,8 +34,8 @@ pub struct Results {
     /// `None` when written by `faultline analyze` for a run that never finished.
     pub run: Option<RunSummary>,
     pub note: Option<String>,
-    /// The checks as the report and JUnit show them (`results::CheckView`), with
-    /// linearizability views in full-history positions.
+    /// The checks as the report and JUnit show them (`results::CheckView`: verdict,
+    /// explanation, the checker's report section in history positions).
     pub checks: Vec<results::CheckView>,
 }
 
@@ -62,17 +62,12 @@ pub fn write_results(
          history recorded until it stopped"
             .to_string()
     });
-    // The checks for report.html / junit.xml; the linearizability view needs the
-    // full history (the analysis keeps only per-key positions).
-    let history = history::read_path(&run.file(store::HISTORY), Some(history::Format::Jsonl))
-        .ok()
-        .and_then(|read| read.history.lint().ok());
+    // The checks for report.html / junit.xml, with each checker's own section.
     let checks = crate::result_views::run_checks(
         exit,
         &explanation,
         analysis.as_ref(),
         analysis_error.as_deref(),
-        history.as_ref(),
     );
     let results = Results {
         verdict: verdict_name(exit).to_string(),
