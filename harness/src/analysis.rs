@@ -1,6 +1,6 @@
 //! From a recorded history to a verdict: read `history.jsonl`, lint it, count what
-//! happened, and hand the whole linted history to the workload's checker, taken
-//! from the checkers registry by name.
+//! happened, and hand the whole linted history to the workload's checker (a
+//! checkers registry entry).
 //!
 //! The checker splits the history by key itself when it judges keys on their own
 //! (Jepsen's `independent`), and every position it reports is a position in the
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use checkers::registry::{self, CheckerDef, CheckerOptions};
+use checkers::registry::{CheckerDef, CheckerOptions};
 use checkers::{Part, Section, Stats};
 use history::{Linted, OpKind};
 use serde::Serialize;
@@ -107,39 +107,22 @@ pub struct Analysis {
 /// caller sets a time limit of its own.
 pub const CHECK_BUDGET: Duration = Duration::from_secs(120);
 
-/// Which checker judges a history, by its registry name, and with which options.
-/// Built from a name (`"cas-register".into()`), a registry entry, or (until the
-/// workloads name registry entries themselves) a workload's `CheckerSpec`.
+/// Which checker judges a history (a registry entry: the command line's registry, or
+/// a test's own) and with which options.
 #[derive(Debug, Clone)]
 pub struct CheckWith {
-    pub checker: String,
+    pub def: &'static CheckerDef,
     pub options: CheckerOptions,
-}
-
-impl From<&str> for CheckWith {
-    fn from(name: &str) -> CheckWith {
-        CheckWith { checker: name.to_string(), options: CheckerOptions::default() }
-    }
 }
 
 impl From<&'static CheckerDef> for CheckWith {
     fn from(def: &'static CheckerDef) -> CheckWith {
-        def.name.into()
-    }
-}
-
-impl From<&workloads::CheckerSpec> for CheckWith {
-    fn from(spec: &workloads::CheckerSpec) -> CheckWith {
-        CheckWith {
-            checker: spec.model.to_string(),
-            options: CheckerOptions { partition: spec.split_by_key, ..CheckerOptions::default() },
-        }
+        CheckWith { def, options: CheckerOptions::default() }
     }
 }
 
 /// Reads, lints and judges a history file. Unusable input is a 254 failure naming
-/// the file and line; a checker name the registry does not know is a harness bug
-/// (255).
+/// the file and line.
 pub fn analyze_file(path: &Path, checker: impl Into<CheckWith>) -> Result<Analysis, Failure> {
     let read =
         history::read_path(path, Some(history::Format::Jsonl)).map_err(Failure::bad_input)?;
@@ -156,8 +139,7 @@ pub fn analyze_file(path: &Path, checker: impl Into<CheckWith>) -> Result<Analys
 
 /// Counts and judges a linted history.
 pub fn analyze(linted: &Linted, checker: impl Into<CheckWith>) -> Result<Analysis, Failure> {
-    let CheckWith { checker, mut options } = checker.into();
-    let def = registry::by_name(&checker).map_err(Failure::crash)?;
+    let CheckWith { def, mut options } = checker.into();
     options.time_limit.get_or_insert(CHECK_BUDGET);
     let mut analysis = summarize(linted);
     judge(linted, def, &options, &mut analysis)?;

@@ -53,7 +53,8 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
     },
-    /// Check histories for linearizability against a model.
+    /// Check histories with a checker from the registry (a linearizability model or
+    /// any other; `faultline list` shows them).
     Check(commands::check::CheckArgs),
     /// What a run can be made of: systems, workloads, nemeses, checkers and bug
     /// switches, each with what it supports or needs.

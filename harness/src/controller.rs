@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use checkers::registry::CheckerDef;
 use serde_json::Value as Json;
 use workloads::{Workload, WorkloadDef, WorkloadOptions};
 
@@ -48,6 +49,7 @@ pub struct Registry {
     pub systems: Vec<&'static SystemDef>,
     pub workloads: Vec<&'static WorkloadDef>,
     pub faults: nemesis::families::Registry,
+    pub checkers: Vec<&'static CheckerDef>,
 }
 
 impl Default for Registry {
@@ -56,7 +58,18 @@ impl Default for Registry {
             systems: crate::systems::ALL.to_vec(),
             workloads: workloads::ALL.to_vec(),
             faults: nemesis::families::Registry::builtin(),
+            checkers: checkers::registry::ALL.to_vec(),
         }
+    }
+}
+
+impl Registry {
+    /// The checker called `name` (a workload's checker; `check --model`).
+    pub fn checker(&self, name: &str) -> Result<&'static CheckerDef, String> {
+        self.checkers.iter().copied().find(|d| d.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.checkers.iter().map(|d| d.name).collect();
+            format!("unknown checker (model) {name:?} (known: {})", known.join(", "))
+        })
     }
 }
 
@@ -72,6 +85,8 @@ pub struct Plan {
     pub system: &'static SystemDef,
     pub workload_def: &'static WorkloadDef,
     pub workload: Arc<dyn Workload>,
+    /// The workload's checker.
+    pub checker: &'static CheckerDef,
     /// The requested fault families (none: no nemesis).
     pub faults: Vec<String>,
     pub use_lab: bool,
@@ -187,6 +202,10 @@ impl Plan {
         let workload_def =
             workloads::find(&registry.workloads, &args.workload).map_err(Failure::bad_input)?;
         check_workload(system, workload_def)?;
+        // A workload naming a checker that is not registered is a harness bug.
+        let checker = registry.checker(workload_def.checker).map_err(|e| {
+            Failure::crash(format!("the {} workload's checker: {e}", workload_def.name))
+        })?;
         let (faults, use_lab) = check_faults(system, &args, registry)?;
         let seed = args.seed.unwrap_or_else(random_seed);
         args.seed = Some(seed);
@@ -197,7 +216,18 @@ impl Plan {
         let name =
             args.name.clone().unwrap_or_else(|| format!("{}-{}", system.name, workload_def.name));
         let registry = registry.clone();
-        Ok(Plan { args, seed, name, system, workload_def, workload, faults, use_lab, registry })
+        Ok(Plan {
+            args,
+            seed,
+            name,
+            system,
+            workload_def,
+            workload,
+            checker,
+            faults,
+            use_lab,
+            registry,
+        })
     }
 
     fn system_config(&self) -> SystemConfig {
@@ -432,7 +462,7 @@ impl Run<'_> {
             nodes: (0..host.node_count())
                 .map(|n| (node_name(n), host.address(n).to_string()))
                 .collect(),
-            checker: self.plan.workload_def.checker.to_string(),
+            checker: self.plan.checker.name.to_string(),
             fault_schedule,
             started_at: store::timestamp_utc(std::time::SystemTime::now()),
             argv: std::env::args().collect(),
@@ -538,8 +568,7 @@ impl Run<'_> {
 
     /// Phase 7: the workload's checker on the recorded history.
     fn analyse(&self) -> Result<Analysis, Failure> {
-        let spec = self.plan.workload_def.checker_spec();
-        analysis::analyze_file(&self.run.file(store::HISTORY), &spec)
+        analysis::analyze_file(&self.run.file(store::HISTORY), self.plan.checker)
     }
 
     /// Phase 8: the verdict (a crash outranks all but a proven anomaly),

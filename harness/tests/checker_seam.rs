@@ -98,7 +98,8 @@ fn the_fake_checkers_section_reaches_results_json_and_the_report() {
     std::fs::write(dir.path().join("test.json"), r#"{"name": "fake-run", "seed": 1}"#)
         .expect("test.json");
 
-    let a = analysis::analyze_file(&history, "fake").expect("analysis");
+    let fake = checkers::registry::by_name("fake").expect("the fake checker");
+    let a = analysis::analyze_file(&history, fake).expect("analysis");
     assert_eq!(a.verdict, checkers::Verdict::Invalid);
     assert_eq!(a.checker, "fake");
     assert_eq!(a.not_valid[0].outcome.evidence.to_json()["forbidden"], serde_json::json!([2]));

@@ -110,20 +110,6 @@ impl std::fmt::Debug for WorkloadDef {
 /// [`WorkloadDef`], and one line here.
 pub static ALL: &[&WorkloadDef] = &[&register::WORKLOAD, &lock::WORKLOAD];
 
-/// How the analysis names a workload's checker (until the harness reads the checker
-/// registry): the model and whether the history is split by key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckerSpec {
-    pub model: &'static str,
-    pub split_by_key: bool,
-}
-
-impl WorkloadDef {
-    pub fn checker_spec(&self) -> CheckerSpec {
-        CheckerSpec { model: self.checker, split_by_key: true }
-    }
-}
-
 /// Options that cannot make a workload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkloadError {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::analysis;
 use crate::commands::run_results::{RunSummary, print_summary, write_results};
+use crate::controller::Registry;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::store::{self, RunDir, TestRecord};
 
@@ -27,7 +28,8 @@ pub fn analyze(dir: &Path) -> CmdResult {
             store::HISTORY
         )));
     }
-    let analysis = analysis::analyze_file(&history, &workload.checker_spec())?;
+    let checker = Registry::default().checker(workload.checker).map_err(Failure::crash)?;
+    let analysis = analysis::analyze_file(&history, checker)?;
     for w in &analysis.warnings {
         eprintln!("warning: {}: {w}", history.display());
     }

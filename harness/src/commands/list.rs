@@ -99,9 +99,10 @@ fn listing(registry: &Registry) -> Listing {
             summary: format!("{} (needs {})", f.summary(), f.needs()),
         })
         .collect();
-    let checkers = checkers::models::ModelName::ALL
+    let checkers = registry
+        .checkers
         .iter()
-        .map(|m| Entry { name: m.name().into(), summary: format!("linearizable {}", m.name()) })
+        .map(|c| Entry { name: c.name.into(), summary: c.summary.into() })
         .collect();
     let bug_switches = registry
         .systems

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::analysis::Analysis;
-use crate::commands::test::TestRecord;
 use crate::exit::Exit;
+use crate::store::TestRecord;
 use crate::store::{self, RunDir};
 
 /// The part of `results.json` only a live run knows.

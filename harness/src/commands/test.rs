@@ -5,4 +5,3 @@
 
 pub use crate::controller::{Registry, run_test, run_test_in};
 pub use crate::options::TestArgs;
-pub use crate::store::TestRecord;
