@@ -10,8 +10,9 @@ use crate::controller::Registry;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::system::{ClockMethod, Nodes, SystemDef};
 
+/// The registries, as `faultline list --json` prints them.
 #[derive(Debug, Serialize)]
-struct Listing {
+pub struct Listing {
     systems: Vec<SystemEntry>,
     workloads: Vec<WorkloadEntry>,
     nemeses: Vec<Entry>,
@@ -65,7 +66,8 @@ fn runs(system: &SystemDef, workload: &WorkloadDef) -> bool {
     system.lacks(workload.needs).is_none()
 }
 
-fn listing(registry: &Registry) -> Listing {
+/// What `registry` offers, as `faultline list` prints it.
+pub fn listing(registry: &Registry) -> Listing {
     let systems = registry
         .systems
         .iter()
