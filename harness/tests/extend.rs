@@ -101,13 +101,13 @@ fn the_new_system_runs_the_existing_workloads_it_has_the_apis_for() {
     // ...and is refused the ones it has no API for, with what it lacks.
     let mut lock = args(dir.path(), 123);
     lock.workload = "lock".into();
-    let err = run_test_in(lock, &registry()).err().expect("refused");
+    let err = run_test_in(lock, &registry()).expect_err("refused");
     assert_eq!(err.exit, Exit::BadInput);
     assert!(err.message.contains("needs the locks API") && err.message.contains("toy"), "{err}");
     // A partition needs a lab, which --host loopback does not give: refused, naming it.
     let mut cut = args(dir.path(), 124);
     cut.nemesis = vec!["partition".into()];
-    let err = run_test_in(cut, &registry()).err().expect("refused");
+    let err = run_test_in(cut, &registry()).expect_err("refused");
     assert!(err.message.contains("partition fault needs network control"), "{err}");
 }
 
