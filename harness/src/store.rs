@@ -23,12 +23,11 @@ use serde_json::Value as Json;
 use crate::node_host::{NodeProcess, NodeSignal, pid_alive, pid_cmdline, signal_pid};
 use crate::options::TestArgs;
 
-pub const HISTORY: &str = "history.jsonl";
-pub const TEST_JSON: &str = "test.json";
-pub const RESULTS_JSON: &str = "results.json";
-pub const HARNESS_LOG: &str = "harness.log";
-pub const HARNESS_PID: &str = "harness.pid";
-pub const NODE_PIDS: &str = "node-pids.json";
+/// The run directory's files (their names are the results crate's: it owns the
+/// layout).
+pub use results::run_dir::{
+    HARNESS_LOG, HARNESS_PID_FILE as HARNESS_PID, HISTORY, NODE_PIDS, RESULTS_JSON, TEST_JSON,
+};
 
 /// `test.json`: every option of the run (its seed resolved), the versions, where the
 /// nodes were, the checker and the fault schedule.

@@ -26,14 +26,24 @@ use crate::junit;
 use crate::report::{ReportOptions, render_html};
 use crate::view::{CheckView, LinView, RunView, Verdict};
 
+// The layout of a run directory, declared here once (the harness writes these
+// files, this crate reads them).
+
+/// The history, appended while the run goes.
+pub const HISTORY: &str = "history.jsonl";
+/// Every option of the run, the seed, versions, the fault schedule.
 pub const TEST_JSON: &str = "test.json";
 pub const RESULTS_JSON: &str = "results.json";
 pub const REPORT_HTML: &str = "report.html";
 pub const JUNIT_XML: &str = "junit.xml";
+/// The harness's own log.
+pub const HARNESS_LOG: &str = "harness.log";
 /// Left by a harness while its run is going (see the harness' store).
 pub const HARNESS_PID_FILE: &str = "harness.pid";
+/// The node processes of a loopback run, for sweeping a killed run's leftovers.
+pub const NODE_PIDS: &str = "node-pids.json";
 /// History files, best first.
-pub const HISTORY_FILES: [&str; 3] = ["history.jsonl", "history.edn", "history.log"];
+pub const HISTORY_FILES: [&str; 3] = [HISTORY, "history.edn", "history.log"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunDirError {
