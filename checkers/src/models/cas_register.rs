@@ -3,6 +3,10 @@
 //! when the value is `from`. A `cas` that completed `ok` swapped; a `fail`ed one did
 //! not happen (the compiler drops it); one with an unknown outcome may have swapped
 //! at any point after its call, or never.
+//!
+//! Knossos' `cas-register` semantics: a read that returned `nil` is legal in every
+//! state (`(or (nil? (:value op)) (= value (:value op)))` in `knossos.model`), and
+//! `--initial` takes any value, as `(cas-register value)` does; default `nil`.
 
 use history::Value;
 
@@ -19,6 +23,14 @@ pub enum CasOp {
     Read(u32),
     Write(u32),
     Cas { from: u32, to: u32 },
+}
+
+impl CasRegister {
+    /// The model for `--initial`: any value (Knossos `(cas-register value)`),
+    /// default `nil`.
+    pub fn from_initial(initial: Option<&Value>) -> Result<CasRegister, String> {
+        Ok(CasRegister { initial: initial.cloned().unwrap_or(Value::Nil) })
+    }
 }
 
 impl Default for CasRegister {

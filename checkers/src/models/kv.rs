@@ -83,6 +83,20 @@ pub struct Kv {
     pub initial: String,
 }
 
+impl Kv {
+    /// The model for `--initial`: the string every key starts with; nothing or `nil`
+    /// is Porcupine's kv model's `Init`, the empty string.
+    pub fn from_initial(initial: Option<&Value>) -> Result<Kv, String> {
+        match initial {
+            None | Some(Value::Nil) => Ok(Kv::default()),
+            Some(Value::Str(s)) => Ok(Kv { initial: s.clone() }),
+            Some(other) => {
+                Err(format!("the kv model's initial value must be a string, got {other}"))
+            }
+        }
+    }
+}
+
 impl Model for Kv {
     type State = StrState;
     type Op = KvOp;

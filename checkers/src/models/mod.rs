@@ -59,57 +59,41 @@ impl ModelName {
         }
     }
 
-    /// A linearizability checker for this model. `initial` is the starting value of
-    /// `register` / `cas-register` (default nil) or `kv` (a string, default "").
+    /// A linearizability checker for this model. `initial` is read by the model's own
+    /// `from_initial` (each model file says what it accepts).
     pub fn linearizable(
         self,
         initial: Option<Value>,
         options: Options,
     ) -> Result<Box<dyn Checker + Send + Sync>, CheckError> {
-        let no_initial = |initial: &Option<Value>| match initial {
-            Some(v) => Err(CheckError::BadModel(format!(
-                "the {} model takes no initial value (got {v})",
-                self.name()
-            ))),
-            None => Ok(()),
-        };
+        let initial = initial.as_ref();
+        let bad = CheckError::BadModel;
         Ok(match self {
-            ModelName::Register => Box::new(Linearizable::new(
-                Register { initial: initial.unwrap_or(Value::Nil) },
-                options,
-            )),
+            ModelName::Register => {
+                Box::new(Linearizable::new(Register::from_initial(initial).map_err(bad)?, options))
+            }
             ModelName::CasRegister => Box::new(Linearizable::new(
-                CasRegister { initial: initial.unwrap_or(Value::Nil) },
+                CasRegister::from_initial(initial).map_err(bad)?,
                 options,
             )),
             ModelName::Kv => {
-                let initial = match initial {
-                    None => String::new(),
-                    Some(Value::Str(s)) => s,
-                    Some(other) => {
-                        return Err(CheckError::BadModel(format!(
-                            "the kv model's initial value must be a string, got {other}"
-                        )));
-                    }
-                };
-                Box::new(Linearizable::new(Kv { initial }, options))
+                Box::new(Linearizable::new(Kv::from_initial(initial).map_err(bad)?, options))
             }
-            ModelName::MultiRegister => {
-                no_initial(&initial)?;
-                Box::new(Linearizable::new(MultiRegister, options))
-            }
+            ModelName::MultiRegister => Box::new(Linearizable::new(
+                MultiRegister::from_initial(initial).map_err(bad)?,
+                options,
+            )),
             ModelName::Mutex => {
-                no_initial(&initial)?;
-                Box::new(Linearizable::new(Mutex, options))
+                Box::new(Linearizable::new(Mutex::from_initial(initial).map_err(bad)?, options))
             }
-            ModelName::FencedLock => {
-                no_initial(&initial)?;
-                Box::new(Linearizable::new(FencedLock, options))
-            }
-            ModelName::SessionLock => {
-                no_initial(&initial)?;
-                Box::new(Linearizable::new(SessionLock, options))
-            }
+            ModelName::FencedLock => Box::new(Linearizable::new(
+                FencedLock::from_initial(initial).map_err(bad)?,
+                options,
+            )),
+            ModelName::SessionLock => Box::new(Linearizable::new(
+                SessionLock::from_initial(initial).map_err(bad)?,
+                options,
+            )),
         })
     }
 }

@@ -1,5 +1,10 @@
 //! `register`: one read/write register (Knossos' `register`). Reads return the
 //! current value; writes set it. The initial value is `nil` unless configured.
+//!
+//! As in `knossos.model/Register` (`(or (nil? (:value op)) (= value (:value op)))`,
+//! "we don't know what the read was"), a read that returned `nil` is unconstrained:
+//! it is legal in every state, so it is dropped before the search like a read whose
+//! result is unknown. `--initial` takes any value, as `(register x)` does.
 
 use history::Value;
 
@@ -15,6 +20,13 @@ pub enum RegisterOp {
     /// A read that returned this value.
     Read(u32),
     Write(u32),
+}
+
+impl Register {
+    /// The model for `--initial`: any value (Knossos `(register x)`), default `nil`.
+    pub fn from_initial(initial: Option<&Value>) -> Result<Register, String> {
+        Ok(Register { initial: initial.cloned().unwrap_or(Value::Nil) })
+    }
 }
 
 impl Default for Register {
@@ -76,10 +88,13 @@ pub(crate) fn encode_read_write(
     values: &mut Values,
 ) -> Option<Result<Option<RegisterOp>, String>> {
     Some(match invoke.f.as_str() {
-        // a read with an unknown result constrains nothing
+        // A read with an unknown result constrains nothing; nor, in Knossos'
+        // register and cas-register, does a read that returned nil.
         "read" => Ok(match completion {
-            Completion::Ok(done) => Some(RegisterOp::Read(values.intern(&done.value))),
-            Completion::Unknown => None,
+            Completion::Ok(done) if !done.value.is_nil() => {
+                Some(RegisterOp::Read(values.intern(&done.value)))
+            }
+            _ => None,
         }),
         "write" => Ok(Some(RegisterOp::Write(values.intern(&invoke.value)))),
         _ => return None,
