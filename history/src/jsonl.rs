@@ -103,6 +103,13 @@ pub fn parse_line(text: &str, position: u64) -> Result<Op, String> {
     }
 }
 
+/// The fast reader alone, with no fallback (for the fuzz target that compares it
+/// with serde_json).
+#[doc(hidden)]
+pub fn fast_parse_line(text: &str, position: u64) -> Result<Op, String> {
+    crate::json::parse_op_line(text, position).map_err(|e| e.message)
+}
+
 /// Reads one op object; `position` stands in for a missing `index`.
 pub fn op_from_json(json: &Json, position: u64) -> Result<Op, String> {
     let obj = json.as_object().ok_or("each line must be a JSON object")?;

@@ -22,6 +22,8 @@
 
 pub mod edn;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod history;
 mod json;
 pub mod jsonl;

@@ -4,6 +4,11 @@
 //! The loop never allocates except when the cache or the stack double. It checks the
 //! clock, the stop flag and nothing else every [`CHECK_EVERY`] steps, so a time limit
 //! is honoured within a fraction of a millisecond.
+//!
+//! The linearized set is a [`Linearized`]: a bitset plus the oldest op not in it
+//! (`low`) and the last word with a member, so the cache can store just the window
+//! between them (see `cache.rs`): memory per explored state follows the operations
+//! still concurrent, not the length of the history.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -106,6 +111,75 @@ impl Events {
     }
 }
 
+/// The set of linearized ops (ids are call order): a bitset over all of them, with
+/// `low`, the smallest id not in the set (every id below it is in), and `top`, one
+/// past the last word with a member. The cache key is `(low, bits[low / 64..top])`,
+/// which is canonical: equal sets give equal keys.
+struct Linearized {
+    bits: Vec<u64>,
+    n: u32,
+    low: u32,
+    top: usize,
+}
+
+impl Linearized {
+    fn new(n: usize) -> Linearized {
+        Linearized { bits: vec![0; n.div_ceil(64).max(1)], n: n as u32, low: 0, top: 0 }
+    }
+
+    #[inline]
+    fn contains(&self, i: u32) -> bool {
+        self.bits[(i >> 6) as usize] >> (i & 63) & 1 == 1
+    }
+
+    #[inline]
+    fn insert(&mut self, i: u32) {
+        let w = (i >> 6) as usize;
+        self.bits[w] |= 1 << (i & 63);
+        self.top = self.top.max(w + 1);
+        if i == self.low {
+            self.low = self.next_absent(i);
+        }
+    }
+
+    #[inline]
+    fn remove(&mut self, i: u32) {
+        let w = (i >> 6) as usize;
+        self.bits[w] &= !(1 << (i & 63));
+        if i < self.low {
+            self.low = i;
+        }
+        while self.top > 0 && self.bits[self.top - 1] == 0 {
+            self.top -= 1;
+        }
+    }
+
+    /// The smallest id at or after `from` that is not in the set (`n` if none).
+    #[inline]
+    fn next_absent(&self, from: u32) -> u32 {
+        let mut w = (from >> 6) as usize;
+        // treat the bits below `from` in its word as present
+        let mut word = self.bits[w] | ((1u64 << (from & 63)) - 1);
+        loop {
+            if word != u64::MAX {
+                return ((w as u32) << 6 | (!word).trailing_zeros()).min(self.n);
+            }
+            w += 1;
+            match self.bits.get(w) {
+                Some(&x) => word = x,
+                None => return self.n,
+            }
+        }
+    }
+
+    /// The cache's view: `low` and the words from `low`'s word to `top`.
+    #[inline]
+    fn window(&self) -> (u32, &[u64]) {
+        let start = ((self.low >> 6) as usize).min(self.top);
+        (self.low, &self.bits[start..self.top])
+    }
+}
+
 pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> Searched<M::State> {
     let n = part.len();
     let mut events = Events::new(n, &part.events);
@@ -114,10 +188,9 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
     for (r, &node) in part.events.iter().enumerate() {
         rank[node as usize] = r as u32;
     }
-    let words = n.div_ceil(64).max(1);
-    let mut bits = vec![0u64; words];
+    let mut set = Linearized::new(n);
     let zobrist = zobrist_keys(n);
-    let Ok(mut cache) = Cache::<M::State>::new(words, limits.memory, limits.deadline) else {
+    let Ok(mut cache) = Cache::<M::State>::new(limits.memory, limits.deadline) else {
         return Searched {
             found: Found::Unknown(GaveUp::MemoryLimit),
             steps: 0,
@@ -139,7 +212,6 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
         cache_entries: cache.len() as u64,
         cache_bytes: cache.bytes() as u64,
     };
-    let is_set = |bits: &[u64], i: u32| bits[(i >> 6) as usize] >> (i & 63) & 1 == 1;
 
     loop {
         if remaining == 0 {
@@ -161,15 +233,16 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
         let i = node >> 1;
         if node & 1 == 0 {
             let twin = part.twin_prev[i as usize];
-            if twin != NONE && !is_set(&bits, twin) {
+            if twin != NONE && !set.contains(twin) {
                 // its interchangeable twin goes first (see compile.rs)
                 entry = events.next[node as usize];
                 continue;
             }
             if let Some(next_state) = model.step(&state, &part.ops[i as usize]) {
                 let next_hash = hash ^ zobrist[i as usize];
-                bits[(i >> 6) as usize] |= 1 << (i & 63);
-                match cache.insert(next_hash, &next_state, &bits) {
+                set.insert(i);
+                let (low, window) = set.window();
+                match cache.insert(next_hash, &next_state, low, window) {
                     Ok(true) => {
                         stack.push((i, state));
                         state = next_state;
@@ -190,7 +263,7 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
                         return done(Found::Unknown(GaveUp::TimeLimit), steps, &cache);
                     }
                 }
-                bits[(i >> 6) as usize] &= !(1 << (i & 63));
+                set.remove(i);
             }
             entry = events.next[node as usize];
         } else {
@@ -201,7 +274,7 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
             };
             state = previous;
             hash ^= zobrist[j as usize];
-            bits[(j >> 6) as usize] &= !(1 << (j & 63));
+            set.remove(j);
             if part.has_return[j as usize] {
                 events.relink(2 * j + 1);
                 remaining += 1;
@@ -240,5 +313,65 @@ fn note_block<S: Copy + Eq>(
                 Blocked { op, states: vec![(*state, prefix.clone())], prefix, more_states: false },
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window key is canonical: any way of reaching a set gives the same key,
+    /// and different sets give different keys.
+    #[test]
+    fn window_keys_are_canonical() {
+        let n = 300;
+        let mut x: u64 = 12345;
+        let mut rand = |m: u64| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        let key = |s: &Linearized| {
+            let (low, w) = s.window();
+            (low, w.to_vec())
+        };
+        let mut seen: std::collections::HashMap<(u32, Vec<u64>), Vec<bool>> = Default::default();
+        for _ in 0..200 {
+            let mut set = Linearized::new(n);
+            let mut truth = vec![false; n];
+            let mut stack = Vec::new();
+            for _ in 0..2000 {
+                if rand(3) > 0 || stack.is_empty() {
+                    // ids cluster near the front, as in a search
+                    let i = (rand(40) + rand(n as u64 / 2)) as u32 % n as u32;
+                    if !truth[i as usize] {
+                        set.insert(i);
+                        truth[i as usize] = true;
+                        stack.push(i);
+                    }
+                } else {
+                    let j = stack.pop().unwrap();
+                    set.remove(j);
+                    truth[j as usize] = false;
+                }
+                let low = truth.iter().position(|&b| !b).unwrap_or(n) as u32;
+                assert_eq!(set.window().0, low);
+                for i in 0..n as u32 {
+                    assert_eq!(set.contains(i), truth[i as usize]);
+                }
+                let k = key(&set);
+                if let Some(t) = seen.get(&k) {
+                    assert_eq!(t, &truth, "two sets share a key");
+                } else {
+                    seen.insert(k, truth.clone());
+                }
+            }
+        }
+        // the full set and the empty set
+        let mut set = Linearized::new(n);
+        assert_eq!(key(&set), (0, vec![]));
+        for i in 0..n as u32 {
+            set.insert(i);
+        }
+        assert_eq!(set.window().0, n as u32);
     }
 }
