@@ -180,17 +180,42 @@ impl Linearized {
     }
 }
 
+/// Where the search resumes at a node it comes back to.
+#[derive(Clone, Copy)]
+enum Resume {
+    /// A node reached for the first time: try the urgent op first.
+    Fresh,
+    /// Back from a child that linearized this op.
+    After(u32),
+    /// Back from a forced child (see [`FORCED`]): nothing else to try here.
+    Exhausted,
+}
+
+/// Marks a stack entry whose op was forced: a read-only op ([`Model::is_read_only`])
+/// that is legal now may always be placed now, so the node it was placed at needs
+/// no other child. Placed later instead, in a completion that works, it could be
+/// moved here: its call is before now (it is a candidate) and its return after (it
+/// is not placed), so real time allows it; here it changes nothing; and taking it
+/// out of its later place changes no later state, because a read-only op changes
+/// no state anywhere.
+const FORCED: u32 = 1 << 31;
+
 pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> Searched<M::State> {
     let n = part.len();
     let mut events = Events::new(n, &part.events);
     // rank of each node in history order, to tell which blocking return is furthest
+    // and to order candidates by how soon they must return
     let mut rank = vec![0u32; 2 * n + 1];
     for (r, &node) in part.events.iter().enumerate() {
         rank[node as usize] = r as u32;
     }
     let mut set = Linearized::new(n);
     let zobrist = zobrist_keys(n);
-    let Ok(mut cache) = Cache::<M::State>::new(limits.memory, limits.deadline) else {
+    let cache = Cache::<M::State>::new(limits.memory, limits.deadline);
+    // op ids share their u32 with the FORCED mark: 2^31 ops per partition at most
+    let Ok(mut cache) =
+        cache.and_then(|c| if n < FORCED as usize { Ok(c) } else { Err(Refused::Memory) })
+    else {
         return Searched {
             found: Found::Unknown(GaveUp::MemoryLimit),
             steps: 0,
@@ -198,13 +223,15 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
             cache_bytes: 0,
         };
     };
-    let mut stack: Vec<(u32, M::State)> = Vec::with_capacity(n);
+    let mut stack: Vec<(u32, M::State)> = Vec::with_capacity(n.min(1 << 20));
     let mut state = part.init;
     let mut hash = 0u64;
     let mut remaining = part.returns;
-    let mut entry = events.next[events.head as usize];
     let mut steps: u64 = 0;
     let mut best: Option<(u32, Blocked<M::State>)> = None;
+    // the candidates of the current node: every call before the first return
+    let mut cands: Vec<u32> = Vec::new();
+    let mut resume = Resume::Fresh;
 
     let done = |found, steps, cache: &Cache<M::State>| Searched {
         found,
@@ -213,75 +240,130 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
         cache_bytes: cache.bytes() as u64,
     };
 
-    loop {
+    'node: loop {
         if remaining == 0 {
             // every ok op is placed; the unknown ones left may simply never happen
             return done(Found::Valid, steps, &cache);
         }
-        steps += 1;
-        if steps & (CHECK_EVERY - 1) == 0 {
-            if limits.stop.load(Ordering::Relaxed) {
-                return done(Found::Unknown(GaveUp::Stopped), steps, &cache);
-            }
-            if limits.deadline.is_some_and(|d| Instant::now() >= d) {
-                return done(Found::Unknown(GaveUp::TimeLimit), steps, &cache);
+        // With a return left in the list, a scan from the head always meets it.
+        cands.clear();
+        let mut node = events.next[events.head as usize];
+        while node & 1 == 0 {
+            cands.push(node >> 1);
+            node = events.next[node as usize];
+        }
+        let blocking = node;
+        let urgent = blocking >> 1;
+        // Which candidates to try, in order. All of them, each once (a repeat meets
+        // the cache), so the order changes only how soon a linearization is found:
+        // first the urgent op, whose return comes first (it must be placed before
+        // that return), then the others in call order. On a lock, the urgent
+        // acquire is the one that really got the lock; call order alone tries every
+        // waiting acquire first.
+        let from = match resume {
+            Resume::Fresh => None,
+            Resume::After(j) => Some(j),
+            Resume::Exhausted => Some(u32::MAX),
+        };
+        let mut order_ready = false;
+        let mut at = 0usize;
+        // Tried before the rest: a read-only op that is legal now (forced, see
+        // FORCED), else the urgent op.
+        let mut first = urgent;
+        if from.is_none() {
+            at = usize::MAX;
+            if let Some(&r) = cands.iter().find(|&&c| {
+                let op = &part.ops[c as usize];
+                model.is_read_only(op) && model.step(&state, op).is_some()
+            }) {
+                first = r;
             }
         }
-        // With a return left in the list, a scan from the head always meets it
-        // before the end, so `entry` is a real node here.
-        let node = entry;
-        let i = node >> 1;
-        if node & 1 == 0 {
+        loop {
+            let i = if at == usize::MAX {
+                at = 0;
+                first
+            } else {
+                if !order_ready {
+                    order_ready = true;
+                    if let Some(j) = from {
+                        at = if j == first {
+                            0
+                        } else {
+                            cands.iter().position(|&c| c == j).map_or(cands.len(), |p| p + 1)
+                        };
+                    }
+                }
+                let Some(&c) = cands.get(at) else { break };
+                at += 1;
+                if c == first {
+                    continue; // tried first
+                }
+                c
+            };
+            steps += 1;
+            if steps & (CHECK_EVERY - 1) == 0 {
+                if limits.stop.load(Ordering::Relaxed) {
+                    return done(Found::Unknown(GaveUp::Stopped), steps, &cache);
+                }
+                if limits.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return done(Found::Unknown(GaveUp::TimeLimit), steps, &cache);
+                }
+            }
             let twin = part.twin_prev[i as usize];
             if twin != NONE && !set.contains(twin) {
                 // its interchangeable twin goes first (see compile.rs)
-                entry = events.next[node as usize];
                 continue;
             }
-            if let Some(next_state) = model.step(&state, &part.ops[i as usize]) {
-                let next_hash = hash ^ zobrist[i as usize];
-                set.insert(i);
-                let (low, window) = set.window();
-                match cache.insert(next_hash, &next_state, low, window) {
-                    Ok(true) => {
-                        stack.push((i, state));
-                        state = next_state;
-                        hash = next_hash;
-                        events.unlink(2 * i);
-                        if part.has_return[i as usize] {
-                            events.unlink(2 * i + 1);
-                            remaining -= 1;
-                        }
-                        entry = events.next[events.head as usize];
-                        continue;
+            let Some(next_state) = model.step(&state, &part.ops[i as usize]) else { continue };
+            let forced = model.is_read_only(&part.ops[i as usize]);
+            let next_hash = hash ^ zobrist[i as usize];
+            set.insert(i);
+            let (low, window) = set.window();
+            match cache.insert(next_hash, &next_state, low, window) {
+                Ok(true) => {
+                    stack.push((if forced { i | FORCED } else { i }, state));
+                    state = next_state;
+                    hash = next_hash;
+                    events.unlink(2 * i);
+                    if part.has_return[i as usize] {
+                        events.unlink(2 * i + 1);
+                        remaining -= 1;
                     }
-                    Ok(false) => {}
-                    Err(Refused::Memory) => {
-                        return done(Found::Unknown(GaveUp::MemoryLimit), steps, &cache);
-                    }
-                    Err(Refused::Time) => {
-                        return done(Found::Unknown(GaveUp::TimeLimit), steps, &cache);
+                    resume = Resume::Fresh;
+                    continue 'node;
+                }
+                Ok(false) => {
+                    set.remove(i);
+                    if forced {
+                        // the only child this node needs was explored and failed
+                        break;
                     }
                 }
-                set.remove(i);
+                Err(Refused::Memory) => {
+                    return done(Found::Unknown(GaveUp::MemoryLimit), steps, &cache);
+                }
+                Err(Refused::Time) => {
+                    return done(Found::Unknown(GaveUp::TimeLimit), steps, &cache);
+                }
             }
-            entry = events.next[node as usize];
-        } else {
-            note_block(&mut best, rank[node as usize], i, &state, &stack);
-            let Some((j, previous)) = stack.pop() else {
-                let (_, blocked) = best.expect("a block was just noted");
-                return done(Found::Invalid(blocked), steps, &cache);
-            };
-            state = previous;
-            hash ^= zobrist[j as usize];
-            set.remove(j);
-            if part.has_return[j as usize] {
-                events.relink(2 * j + 1);
-                remaining += 1;
-            }
-            events.relink(2 * j);
-            entry = events.next[2 * j as usize];
         }
+        // every candidate tried: the blocking return cannot be passed from here
+        note_block(&mut best, rank[blocking as usize], urgent, &state, &stack);
+        let Some((top, previous)) = stack.pop() else {
+            let (_, blocked) = best.expect("a block was just noted");
+            return done(Found::Invalid(blocked), steps, &cache);
+        };
+        let j = top & !FORCED;
+        state = previous;
+        hash ^= zobrist[j as usize];
+        set.remove(j);
+        if part.has_return[j as usize] {
+            events.relink(2 * j + 1);
+            remaining += 1;
+        }
+        events.relink(2 * j);
+        resume = if top & FORCED != 0 { Resume::Exhausted } else { Resume::After(j) };
     }
 }
 
@@ -299,7 +381,7 @@ fn note_block<S: Copy + Eq>(
         Some((r, b)) if *r == rank => {
             if !b.states.iter().any(|(s, _)| s == state) {
                 if b.states.len() < MAX_STATES {
-                    b.states.push((*state, stack.iter().map(|&(j, _)| j).collect()));
+                    b.states.push((*state, stack.iter().map(|&(j, _)| j & !FORCED).collect()));
                 } else {
                     b.more_states = true;
                 }
@@ -307,7 +389,7 @@ fn note_block<S: Copy + Eq>(
         }
         Some((r, _)) if *r > rank => {}
         _ => {
-            let prefix: Vec<u32> = stack.iter().map(|&(j, _)| j).collect();
+            let prefix: Vec<u32> = stack.iter().map(|&(j, _)| j & !FORCED).collect();
             *best = Some((
                 rank,
                 Blocked { op, states: vec![(*state, prefix.clone())], prefix, more_states: false },

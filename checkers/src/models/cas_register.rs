@@ -67,6 +67,10 @@ impl Model for CasRegister {
         }
     }
 
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        matches!(op, CasOp::Read(_))
+    }
+
     fn encode(
         &self,
         invoke: &history::Op,

@@ -131,6 +131,10 @@ impl Model for Kv {
         }
     }
 
+    fn is_read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(_))
+    }
+
     fn encode(
         &self,
         invoke: &history::Op,

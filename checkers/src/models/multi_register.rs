@@ -114,6 +114,10 @@ impl Model for MultiRegister {
         Some(s)
     }
 
+    fn is_read_only(&self, op: &MultiOp) -> bool {
+        op.micro.iter().all(|m| matches!(m, Micro::Read(..) | Micro::Empty))
+    }
+
     fn encode(
         &self,
         invoke: &history::Op,

@@ -59,6 +59,10 @@ impl Model for Register {
         }
     }
 
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        matches!(op, RegisterOp::Read(_))
+    }
+
     fn encode(
         &self,
         invoke: &history::Op,
