@@ -229,6 +229,7 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
     let mut remaining = part.returns;
     let mut steps: u64 = 0;
     let mut best: Option<(u32, Blocked<M::State>)> = None;
+    let mut low_water = 0usize;
     // the candidates of the current node: every call before the first return
     let mut cands: Vec<u32> = Vec::new();
     let mut resume = Resume::Fresh;
@@ -349,11 +350,12 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
             }
         }
         // every candidate tried: the blocking return cannot be passed from here
-        note_block(&mut best, rank[blocking as usize], urgent, &state, &stack);
+        note_block(&mut best, &mut low_water, rank[blocking as usize], urgent, &state, &stack);
         let Some((top, previous)) = stack.pop() else {
             let (_, blocked) = best.expect("a block was just noted");
-            return done(Found::Invalid(blocked), steps, &cache);
+            return done(Found::Invalid(finish_block(blocked)), steps, &cache);
         };
+        low_water = low_water.min(stack.len());
         let j = top & !FORCED;
         state = previous;
         hash ^= zobrist[j as usize];
@@ -369,9 +371,16 @@ pub fn search<M: Model>(model: &M, part: &Compiled<M>, limits: &Limits<'_>) -> S
 
 /// Remembers the furthest return the search could not pass, the states it stood
 /// in there, and one linearization that got that far.
+///
+/// A long valid search reaches a new furthest return again and again, so the
+/// linearization is not copied whole each time: `low_water` is the lowest the stack
+/// has been since the last copy, and only the part above it is replaced (the part
+/// below is still the same). The first state's own run is that linearization and is
+/// filled in once, by [`finish_block`].
 #[inline]
 fn note_block<S: Copy + Eq>(
     best: &mut Option<(u32, Blocked<S>)>,
+    low_water: &mut usize,
     rank: u32,
     op: u32,
     state: &S,
@@ -389,13 +398,25 @@ fn note_block<S: Copy + Eq>(
         }
         Some((r, _)) if *r > rank => {}
         _ => {
-            let prefix: Vec<u32> = stack.iter().map(|&(j, _)| j & !FORCED).collect();
+            let mut prefix = best.take().map(|(_, b)| b.prefix).unwrap_or_default();
+            let keep = (*low_water).min(prefix.len()).min(stack.len());
+            prefix.truncate(keep);
+            prefix.extend(stack[keep..].iter().map(|&(j, _)| j & !FORCED));
+            *low_water = stack.len();
             *best = Some((
                 rank,
-                Blocked { op, states: vec![(*state, prefix.clone())], prefix, more_states: false },
+                Blocked { op, states: vec![(*state, Vec::new())], prefix, more_states: false },
             ))
         }
     }
+}
+
+/// The block to report: the first state's run is the linearization itself.
+fn finish_block<S>(mut blocked: Blocked<S>) -> Blocked<S> {
+    if let Some(first) = blocked.states.first_mut() {
+        first.1 = blocked.prefix.clone();
+    }
+    blocked
 }
 
 #[cfg(test)]
