@@ -21,7 +21,7 @@ fn sample(entries: usize) -> History {
         };
         let mut inv = Op::invoke(p, f, value.clone()).with_key(key.clone());
         inv.node = Some(format!("n{}", p % 5 + 1));
-        let kind = if i % 97 == 0 { OpKind::Info } else { OpKind::Ok };
+        let kind = if i.is_multiple_of(97) { OpKind::Info } else { OpKind::Ok };
         let mut done =
             Op::new(Process::Client(p), kind, f, if f == "read" { Value::Int(3) } else { value });
         done.key = Some(key);
@@ -31,7 +31,7 @@ fn sample(entries: usize) -> History {
         }
         ops.push(inv);
         ops.push(done);
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             ops.push(Op::new(
                 Process::Nemesis,
                 OpKind::Info,
