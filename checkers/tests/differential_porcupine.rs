@@ -15,9 +15,6 @@
 //!   holds and otherwise leaves the state alone (a failed compare is a no-op, so
 //!   this is "happened or not").
 //!
-//! - an `ok` read of nil: `ReadAny` too, since Knossos' cas-register accepts a nil
-//!   read in any state (`knossos.model/CASRegister`).
-//!
 //! Our checker drops `fail` ops and unknown reads and uses its own cas shortcut, so
 //! the test also checks those simplifications.
 
@@ -142,8 +139,6 @@ fn build(steps: &[Step], slots: u8) -> Built {
                 let ret = ops.len() as i64 - 1;
                 let op = match (kind, o.f) {
                     (OpKind::Fail, _) => PcOp::Noop,
-                    // Knossos' cas-register: a read of nil is legal in any state
-                    (OpKind::Ok, 0) if read_result == NIL => PcOp::ReadAny,
                     (OpKind::Ok, 0) => PcOp::Read(read_result),
                     (OpKind::Info, 0) => PcOp::ReadAny,
                     (_, 1) => PcOp::Write(o.a),

@@ -4,9 +4,9 @@
 //! not happen (the compiler drops it); one with an unknown outcome may have swapped
 //! at any point after its call, or never.
 //!
-//! Knossos' `cas-register` semantics: a read that returned `nil` is legal in every
-//! state (`(or (nil? (:value op)) (= value (:value op)))` in `knossos.model`), and
-//! `--initial` takes any value, as `(cas-register value)` does; default `nil`.
+//! `--initial` takes any value, as Knossos' `(cas-register value)` does; default
+//! `nil`. A read of `nil` means the register holds nil (not Knossos' "any state";
+//! see `register.rs` for why).
 
 use history::Value;
 

@@ -6,10 +6,12 @@
 //! - `read` / `write` whose value is a map `{k v ...}`: a read returned every `v`;
 //!   a write sets every key.
 //!
-//! As in `knossos.model/MultiRegister` ("Nil reads are always legal"), a read of
-//! `nil` constrains nothing, in both shapes. `--initial` is a map of keys to their
-//! starting values, as `(multi-register {:x 0 :y 0})` takes; keys it does not name
-//! start at `nil`.
+//! In the `txn` shape a read of `nil` constrains nothing, as in
+//! `knossos.model/MultiRegister` ("Nil reads are always legal"): that is how Jepsen
+//! writes a txn's reads before they return. In the map shape (ours) a `nil` means
+//! the register was never written. `--initial` is a map of keys to their starting
+//! values, as `(multi-register {:x 0 :y 0})` takes; keys it does not name start at
+//! `nil`.
 //!
 //! The state is a fixed array of interned values, one slot per key, so it is `Copy`:
 //! up to [`MAX_KEYS`] keys per history and [`MAX_MICRO`] micro-operations per op.
@@ -164,9 +166,7 @@ impl Model for MultiRegister {
                 };
                 for (k, v) in entries {
                     let slot = slot(values, k)?;
-                    if !v.is_nil() {
-                        micro.push(Micro::Read(slot, values.intern(v)));
-                    }
+                    micro.push(Micro::Read(slot, values.intern(v)));
                 }
             }
             "write" => {

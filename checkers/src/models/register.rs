@@ -1,10 +1,15 @@
 //! `register`: one read/write register (Knossos' `register`). Reads return the
 //! current value; writes set it. The initial value is `nil` unless configured.
 //!
-//! As in `knossos.model/Register` (`(or (nil? (:value op)) (= value (:value op)))`,
-//! "we don't know what the read was"), a read that returned `nil` is unconstrained:
-//! it is legal in every state, so it is dropped before the search like a read whose
-//! result is unknown. `--initial` takes any value, as `(register x)` does.
+//! `--initial` takes any value, as `(register x)` does in `knossos.model`.
+//!
+//! Reads of `nil` differ from Knossos on purpose. `knossos.model/Register` accepts a
+//! nil read in any state (`(or (nil? (:value op)) ...)`: "we don't know what the
+//! read was"), because old Jepsen clients wrote nil for an unknown read. Our clients
+//! record an unknown read as `info` and return nil only for a key that is absent, so
+//! a nil read means "the register holds nil", as in Porcupine's etcd model (nil is
+//! the initial state). With Knossos' rule the builtin node's `no-fsync` bug (data
+//! lost in a whole-cluster crash, seen as nil reads) goes undetected.
 
 use history::Value;
 
@@ -92,13 +97,10 @@ pub(crate) fn encode_read_write(
     values: &mut Values,
 ) -> Option<Result<Option<RegisterOp>, String>> {
     Some(match invoke.f.as_str() {
-        // A read with an unknown result constrains nothing; nor, in Knossos'
-        // register and cas-register, does a read that returned nil.
+        // a read with an unknown result constrains nothing
         "read" => Ok(match completion {
-            Completion::Ok(done) if !done.value.is_nil() => {
-                Some(RegisterOp::Read(values.intern(&done.value)))
-            }
-            _ => None,
+            Completion::Ok(done) => Some(RegisterOp::Read(values.intern(&done.value))),
+            Completion::Unknown => None,
         }),
         "write" => Ok(Some(RegisterOp::Write(values.intern(&invoke.value)))),
         _ => return None,
