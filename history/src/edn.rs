@@ -14,9 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
+use std::mem::take;
 
 use crate::op::{Op, OpKind, Process};
-use crate::value::Value;
+use crate::value::{MAX_DEPTH, Value};
 
 /// A parse failure at a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,8 @@ struct Parser<'a> {
     src: &'a [u8],
     pos: usize,
     line: usize,
+    /// Forms being parsed inside one another right now (see [`MAX_DEPTH`]).
+    depth: usize,
 }
 
 fn is_delimiter(b: u8) -> bool {
@@ -38,7 +41,7 @@ fn is_delimiter(b: u8) -> bool {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, first_line: usize) -> Self {
-        Parser { src: src.as_bytes(), pos: 0, line: first_line }
+        Parser { src: src.as_bytes(), pos: 0, line: first_line, depth: 0 }
     }
 
     fn err<T>(&self, message: impl Into<String>) -> Result<T, EdnError> {
@@ -123,7 +126,23 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// One form. Collections, tags and `#_` discards nest: past [`MAX_DEPTH`] levels
+    /// the parser stops with an error instead of recursing on (a file of 100k `[`
+    /// would otherwise overflow the stack).
     fn parse_form(&mut self) -> Result<Value, EdnError> {
+        if self.depth > MAX_DEPTH {
+            return self.err(format!(
+                "forms nested deeper than {MAX_DEPTH} levels (collections, tags or #_); \
+                 a history never needs that many"
+            ));
+        }
+        self.depth += 1;
+        let form = self.parse_form_inner();
+        self.depth -= 1;
+        form
+    }
+
+    fn parse_form_inner(&mut self) -> Result<Value, EdnError> {
         self.skip_ws()?;
         let Some(b) = self.peek() else {
             return self.err("unexpected end of input");
@@ -198,11 +217,11 @@ impl<'a> Parser<'a> {
                         if tag.is_empty() {
                             return self.err("'#' must start a set, a tag or ##NaN");
                         }
-                        let inner = self.parse_form()?;
-                        match (tag.as_str(), inner) {
-                            ("faultline/kw", Value::Str(s)) => Ok(Value::Keyword(s)),
-                            ("faultline/sym", Value::Str(s)) => Ok(Value::Symbol(s)),
-                            (_, inner) => Ok(Value::Tagged(tag, Box::new(inner))),
+                        let mut inner = self.parse_form()?;
+                        match (tag.as_str(), &mut inner) {
+                            ("faultline/kw", Value::Str(s)) => Ok(Value::Keyword(take(s))),
+                            ("faultline/sym", Value::Str(s)) => Ok(Value::Symbol(take(s))),
+                            _ => Ok(Value::Tagged(tag, Box::new(inner))),
                         }
                     }
                 }
@@ -366,11 +385,11 @@ fn key_name(k: &Value) -> Option<&str> {
 }
 
 /// Turns one op map into an `Op`; `position` stands in for a missing `:index`.
-pub fn op_from_value(form: Value, position: u64) -> Result<Op, String> {
-    let entries = match form {
-        Value::Map(e) => e,
-        Value::Tagged(_, inner) => match *inner {
-            Value::Map(e) => e,
+pub fn op_from_value(mut form: Value, position: u64) -> Result<Op, String> {
+    let entries = match &mut form {
+        Value::Map(e) => take(e),
+        Value::Tagged(_, inner) => match &mut **inner {
+            Value::Map(e) => take(e),
             other => return Err(format!("expected an operation map, found {other}")),
         },
         other => return Err(format!("expected an operation map, found {other}")),
@@ -406,8 +425,8 @@ pub fn op_from_value(form: Value, position: u64) -> Result<Op, String> {
             "key" => op.key = Some(v),
             "value" => op.value = v,
             "node" => {
-                op.node = Some(match v {
-                    Value::Str(s) | Value::Keyword(s) => s,
+                op.node = Some(match &v {
+                    Value::Str(s) | Value::Keyword(s) => s.clone(),
                     other => other.to_string(),
                 })
             }

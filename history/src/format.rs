@@ -145,6 +145,19 @@ pub fn read_str(text: &str, format: Format) -> Result<Read, ReadError> {
     Ok(Read { history: History::with_lines(ops, lines), format, warnings: Vec::new() })
 }
 
+/// Opens a JSON Lines file for streaming: an iterator of `(line, op)` that holds
+/// one line at a time, for callers that keep only what they need of a history too
+/// big to hold whole (a ten-million-entry history is about 2.5 GB as [`History`]).
+/// Errors name the line; see [`jsonl::JsonlReader`] for a cut last line.
+pub fn open_jsonl(path: &Path) -> Result<jsonl::JsonlReader<io::BufReader<fs::File>>, ReadError> {
+    let file = fs::File::open(path).map_err(|e| ReadError {
+        path: Some(path.to_path_buf()),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    Ok(jsonl::JsonlReader::new(io::BufReader::with_capacity(1 << 20, file)))
+}
+
 /// Reads JSON Lines from any buffered reader (the streaming path).
 pub fn read_jsonl(input: impl BufRead) -> Result<Read, ReadError> {
     let mut r = jsonl::JsonlReader::new(input);

@@ -63,9 +63,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             if text.is_empty() {
                 continue;
             }
-            let parsed = serde_json::from_str::<Json>(text)
-                .map_err(|e| format!("not valid JSON: {e}"))
-                .and_then(|json| op_from_json(&json, self.position));
+            let parsed = parse_line(text, self.position);
             match parsed {
                 Ok(op) => {
                     self.position += 1;
@@ -84,6 +82,32 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             }
         }
     }
+}
+
+/// Reads one JSON Lines line (already trimmed) into an op; `position` stands in for
+/// a missing `index`. The fast reader ([`crate::json`]) decides; when it refuses a
+/// line for anything but its depth, serde_json gives the verdict and the message.
+pub fn parse_line(text: &str, position: u64) -> Result<Op, String> {
+    match crate::json::parse_op_line(text, position) {
+        Ok(op) => Ok(op),
+        Err(e) if e.deep => Err(e.message),
+        Err(fast) => {
+            let slow = serde_json::from_str::<Json>(text)
+                .map_err(|e| format!("not valid JSON: {e}"))
+                .and_then(|json| op_from_json(&json, position));
+            match slow {
+                Err(m) if m.contains("recursion limit") => Err(fast.message),
+                other => other,
+            }
+        }
+    }
+}
+
+/// The fast reader alone, with no fallback (for the fuzz target that compares it
+/// with serde_json).
+#[doc(hidden)]
+pub fn fast_parse_line(text: &str, position: u64) -> Result<Op, String> {
+    crate::json::parse_op_line(text, position).map_err(|e| e.message)
 }
 
 /// Reads one op object; `position` stands in for a missing `index`.

@@ -11,7 +11,7 @@
 //! - [`history`]: [`History`], the linter, and [`Linted`] histories with
 //!   invocation/completion [`Pair`]s and grouping by key.
 //! - [`jsonl`]: the native JSON Lines reader (streaming, tolerant of a cut last
-//!   line) and writer.
+//!   line) and writer; `json` is its fast line parser.
 //! - [`edn`]: Jepsen `history.edn` reader and writer.
 //! - [`porcupine`]: Porcupine's Jepsen etcd log reader.
 //! - [`format`]: [`Format`] detection and reading/writing by format.
@@ -22,7 +22,10 @@
 
 pub mod edn;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod history;
+mod json;
 pub mod jsonl;
 pub mod op;
 pub mod porcupine;

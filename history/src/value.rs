@@ -13,6 +13,14 @@
 //! A map whose keys are all strings is a plain JSON object, unless it has exactly one
 //! key that starts with `#` (which would read back as one of the shapes above); such
 //! a map is written in the `#map` form instead. This keeps the encoding lossless.
+//!
+//! # Depth
+//! Every reader refuses values nested deeper than [`MAX_DEPTH`] (EDN) or JSON nested
+//! deeper than [`MAX_JSON_DEPTH`] (enough for the JSON form of any value EDN can
+//! give), with an error naming the line, so that the recursive functions over values
+//! (printing, comparing, hashing, the JSON forms) never run out of stack on input a
+//! user controls. Dropping a value is iterative, so even a value built in code to any
+//! depth is freed without recursion.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -20,9 +28,19 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Map as JsonMap, Number, Value as Json};
 
+/// How deeply EDN values may nest: `[[[1]]]` is depth 3, a scalar depth 0. Jepsen
+/// histories nest a handful of levels (an op map, a txn, a micro-op, a list).
+pub const MAX_DEPTH: usize = 100;
+
+/// How deeply JSON may nest in one line: the JSON form of a value of depth
+/// [`MAX_DEPTH`] (each level at most three JSON levels: `{"#map": [[k, v]]}`) inside
+/// the operation's object.
+pub const MAX_JSON_DEPTH: usize = 3 * MAX_DEPTH + 1;
+
 /// One EDN / JSON value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum Value {
+    #[default]
     Nil,
     Bool(bool),
     Int(i64),
@@ -139,39 +157,71 @@ impl Value {
         }
     }
 
-    /// Reads the JSON form back; the error says what was malformed.
-    pub fn from_json(json: &Json) -> Result<Value, String> {
-        Ok(match json {
-            Json::Null => Value::Nil,
-            Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Value::Int(i)
-                } else if n.is_u64() {
-                    return Err(format!("integer {n} does not fit in 64 signed bits"));
-                } else {
-                    Value::Float(n.as_f64().ok_or_else(|| format!("bad number {n}"))?)
+    /// How deeply this value nests (a scalar is 0, `[1]` is 1), computed without
+    /// recursion.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(self, 0usize)];
+        while let Some((v, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            match v {
+                Value::List(items) | Value::Set(items) => {
+                    stack.extend(items.iter().map(|i| (i, d + 1)))
                 }
-            }
-            Json::String(s) => Value::Str(s.clone()),
-            Json::Array(items) => {
-                Value::List(items.iter().map(Value::from_json).collect::<Result<_, _>>()?)
-            }
-            Json::Object(obj) => {
-                if obj.len() == 1 {
-                    let (k, v) = obj.iter().next().expect("one entry");
-                    if k.starts_with('#') {
-                        return decode_tagged(k, v);
+                Value::Map(entries) => {
+                    for (k, v) in entries {
+                        stack.push((k, d + 1));
+                        stack.push((v, d + 1));
                     }
                 }
-                Value::Map(
-                    obj.iter()
-                        .map(|(k, v)| Ok((Value::Str(k.clone()), Value::from_json(v)?)))
-                        .collect::<Result<_, String>>()?,
-                )
+                Value::Tagged(_, inner) => stack.push((inner, d + 1)),
+                _ => {}
             }
-        })
+        }
+        deepest
     }
+
+    /// Reads the JSON form back; the error says what was malformed. JSON nested
+    /// deeper than [`MAX_JSON_DEPTH`] is refused (serde_json's own reader stops at
+    /// 128 levels; a `Json` built in code may be deeper).
+    pub fn from_json(json: &Json) -> Result<Value, String> {
+        from_json_at(json, 0)
+    }
+}
+
+fn from_json_at(json: &Json, depth: usize) -> Result<Value, String> {
+    if depth > MAX_JSON_DEPTH {
+        return Err(format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
+    }
+    let from_json = |j: &Json| from_json_at(j, depth + 1);
+    Ok(match json {
+        Json::Null => Value::Nil,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if n.is_u64() {
+                return Err(format!("integer {n} does not fit in 64 signed bits"));
+            } else {
+                Value::Float(n.as_f64().ok_or_else(|| format!("bad number {n}"))?)
+            }
+        }
+        Json::String(s) => Value::Str(s.clone()),
+        Json::Array(items) => Value::List(items.iter().map(from_json).collect::<Result<_, _>>()?),
+        Json::Object(obj) => {
+            if obj.len() == 1 {
+                let (k, v) = obj.iter().next().expect("one entry");
+                if k.starts_with('#') {
+                    return decode_tagged(k, v, depth);
+                }
+            }
+            Value::Map(
+                obj.iter()
+                    .map(|(k, v)| Ok((Value::Str(k.clone()), from_json(v)?)))
+                    .collect::<Result<_, String>>()?,
+            )
+        }
+    })
 }
 
 fn has_duplicate_string_keys(entries: &[(Value, Value)]) -> bool {
@@ -195,14 +245,14 @@ fn float_special(f: f64) -> &'static str {
     }
 }
 
-fn decode_tagged(tag: &str, v: &Json) -> Result<Value, String> {
+fn decode_tagged(tag: &str, v: &Json, depth: usize) -> Result<Value, String> {
     let text =
         |v: &Json| v.as_str().map(str::to_string).ok_or_else(|| format!("{tag} needs a string"));
     let items = |v: &Json| {
         v.as_array()
             .ok_or_else(|| format!("{tag} needs an array"))?
             .iter()
-            .map(Value::from_json)
+            .map(|j| from_json_at(j, depth + 2))
             .collect::<Result<Vec<_>, _>>()
     };
     Ok(match tag {
@@ -217,11 +267,11 @@ fn decode_tagged(tag: &str, v: &Json) -> Result<Value, String> {
         },
         "#map" => {
             let mut entries = Vec::new();
-            for pair in items(v)? {
-                match pair {
-                    Value::List(mut kv) if kv.len() == 2 => {
-                        let v = kv.pop().expect("two");
-                        let k = kv.pop().expect("two");
+            for mut pair in items(v)? {
+                match &mut pair {
+                    Value::List(kv) if kv.len() == 2 => {
+                        let v = kv.pop().unwrap_or_default();
+                        let k = kv.pop().unwrap_or_default();
                         entries.push((k, v));
                     }
                     _ => return Err("#map needs [key, value] pairs".into()),
@@ -237,6 +287,51 @@ fn decode_tagged(tag: &str, v: &Json) -> Result<Value, String> {
         // written this way (see `to_json`), so an unknown tag is a malformed file.
         other => return Err(format!("unknown reserved key {other:?}")),
     })
+}
+
+/// Frees nested values with a loop instead of recursion, so no value is too deep
+/// to drop. Scalars and flat containers (the common case) take the fast path.
+impl Drop for Value {
+    fn drop(&mut self) {
+        if !has_nested(self) {
+            return;
+        }
+        let mut stack: Vec<Value> = Vec::new();
+        detach_children(self, &mut stack);
+        while let Some(mut v) = stack.pop() {
+            if has_nested(&v) {
+                detach_children(&mut v, &mut stack);
+            }
+            // `v` now holds no nested container: its own drop returns at once.
+        }
+    }
+}
+
+/// Whether any direct child of `v` is itself a container.
+#[inline]
+fn has_nested(v: &Value) -> bool {
+    let container =
+        |c: &Value| matches!(c, Value::List(_) | Value::Set(_) | Value::Map(_) | Value::Tagged(..));
+    match v {
+        Value::List(items) | Value::Set(items) => items.iter().any(container),
+        Value::Map(entries) => entries.iter().any(|(k, v)| container(k) || container(v)),
+        Value::Tagged(_, inner) => container(inner),
+        _ => false,
+    }
+}
+
+fn detach_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::List(items) | Value::Set(items) => stack.append(items),
+        Value::Map(entries) => {
+            for (k, v) in entries.drain(..) {
+                stack.push(k);
+                stack.push(v);
+            }
+        }
+        Value::Tagged(_, inner) => stack.push(std::mem::take(&mut **inner)),
+        _ => {}
+    }
 }
 
 impl PartialEq for Value {

@@ -1,10 +1,17 @@
 //! The set of (linearized operations, model state) pairs the search has explored.
 //!
 //! Open addressing over `u32` slots; each entry stores its full hash and state, and
-//! its bitset lives in one flat arena (`words` `u64`s per entry), so an insert
-//! allocates only when a vector doubles, and equality is exact (the hash only finds
-//! candidates). The hash of a bitset is Zobrist's (the XOR of a random word per
-//! member), maintained incrementally by the search, so computing a key is O(1).
+//! its linearized set lives in one flat arena, so an insert allocates only when a
+//! vector doubles, and equality is exact (the hash only finds candidates). The hash
+//! of a set is Zobrist's (the XOR of a random word per member), maintained
+//! incrementally by the search, so computing a key is O(1).
+//!
+//! A set is stored as its window, not as a bitset over the whole history: every op
+//! below `low` (the oldest op not linearized, in call order) is in the set, so only
+//! the words from `low`'s word to the last word with a member are kept. On one long
+//! object the window spans the operations still concurrent, not the history, so an
+//! entry costs tens of bytes whether the history has a thousand operations or ten
+//! million. Two sets are equal exactly when their `low` and their windows are.
 //!
 //! Memory is bounded: before any vector grows, the cache takes the bytes of the new
 //! allocation from a [`Budget`] shared by all partitions searched at once (and gives
@@ -50,11 +57,21 @@ impl Budget {
     }
 }
 
+/// One explored (set, state): the hash of both, the state, and where the set's
+/// window lies in the arena.
+#[derive(Clone, Copy)]
+struct Entry<S> {
+    hash: u64,
+    at: u32,
+    low: u32,
+    len: u32,
+    state: S,
+}
+
 pub struct Cache<'b, S> {
-    words: usize,
     /// Entry index + 1; 0 = empty.
     slots: Vec<u32>,
-    keys: Vec<(u64, S)>,
+    keys: Vec<Entry<S>>,
     arena: Vec<u64>,
     budget: &'b Budget,
     /// Bytes taken from the budget and not yet given back.
@@ -71,15 +88,10 @@ impl<S> Drop for Cache<'_, S> {
 impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
     const INITIAL_SLOTS: usize = 1024;
 
-    pub fn new(
-        words: usize,
-        budget: &'b Budget,
-        deadline: Option<Instant>,
-    ) -> Result<Cache<'b, S>, Refused> {
+    pub fn new(budget: &'b Budget, deadline: Option<Instant>) -> Result<Cache<'b, S>, Refused> {
         let taken = Self::INITIAL_SLOTS * 4;
         budget.take(taken)?;
         Ok(Cache {
-            words,
             slots: vec![0; Self::INITIAL_SLOTS],
             keys: Vec::new(),
             arena: Vec::new(),
@@ -112,14 +124,21 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
     /// Bytes held by the cache's vectors.
     pub fn bytes(&self) -> usize {
         self.slots.capacity() * 4
-            + self.keys.capacity() * std::mem::size_of::<(u64, S)>()
+            + self.keys.capacity() * std::mem::size_of::<Entry<S>>()
             + self.arena.capacity() * 8
     }
 
-    /// Inserts `(bits, state)` whose bitset hash is `zobrist`; `Ok(true)` when it was
-    /// new, `Ok(false)` when already present.
+    /// Inserts `(set, state)`, the set given by its `low` and `window` (see the
+    /// module docs) and hashed to `zobrist`; `Ok(true)` when it was new, `Ok(false)`
+    /// when already present.
     #[inline]
-    pub fn insert(&mut self, zobrist: u64, state: &S, bits: &[u64]) -> Result<bool, Refused> {
+    pub fn insert(
+        &mut self,
+        zobrist: u64,
+        state: &S,
+        low: u32,
+        window: &[u64],
+    ) -> Result<bool, Refused> {
         let hash = zobrist ^ hash_state(state);
         let mask = self.slots.len() - 1;
         let mut at = spread(hash) & mask;
@@ -128,15 +147,18 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
             if slot == 0 {
                 break;
             }
-            let e = (slot - 1) as usize;
-            let (h, s) = &self.keys[e];
-            if *h == hash && s == state && self.arena[e * self.words..(e + 1) * self.words] == *bits
+            let e = &self.keys[(slot - 1) as usize];
+            if e.hash == hash
+                && e.state == *state
+                && e.low == low
+                && e.len as usize == window.len()
+                && self.arena[e.at as usize..e.at as usize + window.len()] == *window
             {
                 return Ok(false);
             }
             at = (at + 1) & mask;
         }
-        self.reserve()?;
+        self.reserve(window.len())?;
         if (self.keys.len() + 1) * 2 > self.slots.len() {
             self.grow_slots()?;
             // the table changed: find the free slot again
@@ -146,24 +168,29 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
                 at = (at + 1) & mask;
             }
         }
-        self.keys.push((hash, *state));
-        self.arena.extend_from_slice(bits);
+        let start = self.arena.len();
+        // u32 offsets address 32 GB of windows, far past any memory limit in use
+        let (Ok(offset), Ok(len)) = (u32::try_from(start), u32::try_from(window.len())) else {
+            return Err(Refused::Memory);
+        };
+        self.keys.push(Entry { hash, at: offset, low, len, state: *state });
+        self.arena.extend_from_slice(window);
         self.slots[at] = self.keys.len() as u32;
         Ok(true)
     }
 
     /// Doubles `keys` and `arena` by hand when full, within the budget. While a
     /// vector moves, old and new allocations both exist: both are counted.
-    fn reserve(&mut self) -> Result<(), Refused> {
-        let key_size = std::mem::size_of::<(u64, S)>();
+    fn reserve(&mut self, words: usize) -> Result<(), Refused> {
+        let key_size = std::mem::size_of::<Entry<S>>();
         if self.keys.len() == self.keys.capacity() {
             let (old, add) = (self.keys.capacity(), self.keys.capacity().max(256));
             self.grow_budget((old + add) * key_size)?;
             self.keys.reserve_exact(add);
             self.shrink_budget(old * key_size);
         }
-        if self.arena.len() + self.words > self.arena.capacity() {
-            let (old, add) = (self.arena.capacity(), self.arena.capacity().max(256 * self.words));
+        if self.arena.len() + words > self.arena.capacity() {
+            let (old, add) = (self.arena.capacity(), self.arena.capacity().max(256 * words.max(1)));
             self.grow_budget((old + add) * 8)?;
             self.arena.reserve_exact(add);
             self.shrink_budget(old * 8);
@@ -177,7 +204,7 @@ impl<'b, S: Copy + Eq + Hash> Cache<'b, S> {
         let old = self.slots.len() * 4;
         let mut slots = vec![0u32; new_len];
         let mask = new_len - 1;
-        for (e, (h, _)) in self.keys.iter().enumerate() {
+        for (e, Entry { hash: h, .. }) in self.keys.iter().enumerate() {
             // millions of entries take a while: keep the time limit honest
             if e & 0xf_ffff == 0xf_ffff && self.deadline.is_some_and(|d| Instant::now() >= d) {
                 self.budget.give(new_len * 4);
@@ -277,25 +304,31 @@ mod tests {
     #[test]
     fn exact_membership_and_growth() {
         let budget = Budget::new(usize::MAX);
-        let mut c: Cache<u32> = Cache::new(2, &budget, None).unwrap();
+        let mut c: Cache<u32> = Cache::new(&budget, None).unwrap();
         for i in 0..5000u64 {
-            // same hash for every entry: equality must come from state and bits
-            assert_eq!(c.insert(7, &(i as u32 % 3), &[i, 0]), Ok(true));
+            // same hash for every entry: equality must come from state and set
+            assert_eq!(c.insert(7, &(i as u32 % 3), 5, &[i, 0]), Ok(true));
         }
         for i in 0..5000u64 {
-            assert_eq!(c.insert(7, &(i as u32 % 3), &[i, 0]), Ok(false));
-            // a different state with the same bits is a different entry
-            assert_eq!(c.insert(7, &(i as u32 % 3 + 1), &[i, 0]), Ok(true));
+            assert_eq!(c.insert(7, &(i as u32 % 3), 5, &[i, 0]), Ok(false));
+            // a different state with the same set is a different entry
+            assert_eq!(c.insert(7, &(i as u32 % 3 + 1), 5, &[i, 0]), Ok(true));
         }
+        // the same window words above a different prefix is a different set, and so
+        // is a window of another length
+        assert_eq!(c.insert(7, &0, 6, &[0, 0]), Ok(true));
+        assert_eq!(c.insert(7, &0, 5, &[0]), Ok(true));
+        assert_eq!(c.insert(7, &0, 5, &[]), Ok(true));
+        assert_eq!(c.insert(7, &0, 5, &[]), Ok(false));
     }
 
     #[test]
     fn budget_refuses_growth_and_is_given_back() {
         let budget = Budget::new(64 * 1024);
-        let mut c: Cache<u32> = Cache::new(1, &budget, None).unwrap();
+        let mut c: Cache<u32> = Cache::new(&budget, None).unwrap();
         let mut refused = false;
         for i in 0..100_000u64 {
-            match c.insert(i, &0, &[i]) {
+            match c.insert(i, &0, 0, &[i]) {
                 Ok(_) => {}
                 Err(_) => {
                     refused = true;

@@ -89,6 +89,10 @@ impl<M: Model> Model for Keyed<'_, M> {
         Some(next)
     }
 
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        self.0.is_read_only(&op.op)
+    }
+
     fn encode(
         &self,
         invoke: &history::Op,

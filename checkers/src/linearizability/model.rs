@@ -68,6 +68,14 @@ pub trait Model: Sync {
         values: &mut Values,
     ) -> Result<Option<Self::Op>, String>;
 
+    /// Whether `op` only observes: in every state it is either refused or leaves the
+    /// state as it was (a read). The search places such an op as soon as it is
+    /// legal and tries nothing else there, which is always safe for these ops (see
+    /// `search.rs`); `false`, the default, is always correct, only slower.
+    fn is_read_only(&self, _op: &Self::Op) -> bool {
+        false
+    }
+
     /// Whether the history may be split by key (by default it may: see
     /// [`Partitioning`]).
     fn partition(&self) -> Partitioning {

@@ -3,6 +3,10 @@
 //! when the value is `from`. A `cas` that completed `ok` swapped; a `fail`ed one did
 //! not happen (the compiler drops it); one with an unknown outcome may have swapped
 //! at any point after its call, or never.
+//!
+//! `--initial` takes any value, as Knossos' `(cas-register value)` does; default
+//! `nil`. A read of `nil` means the register holds nil (not Knossos' "any state";
+//! see `register.rs` for why).
 
 use history::Value;
 
@@ -20,6 +24,14 @@ pub enum CasOp {
     Read(u32),
     Write(u32),
     Cas { from: u32, to: u32 },
+}
+
+impl CasRegister {
+    /// The model for `--initial`: any value (Knossos `(cas-register value)`),
+    /// default `nil`.
+    pub fn from_initial(initial: Option<&Value>) -> Result<CasRegister, String> {
+        Ok(CasRegister { initial: initial.cloned().unwrap_or(Value::Nil) })
+    }
 }
 
 impl Default for CasRegister {
@@ -54,6 +66,10 @@ impl Model for CasRegister {
             // fails they had no effect, which is the same as not placing them there.
             CasOp::Cas { from, to } => (from == *state).then_some(to),
         }
+    }
+
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        matches!(op, CasOp::Read(_))
     }
 
     fn encode(
@@ -93,13 +109,6 @@ impl Model for CasRegister {
 
     fn describe_state(&self, state: &u32, values: &Values) -> String {
         values.get(*state).to_string()
-    }
-}
-
-impl CasRegister {
-    /// The model starting at `initial` (default nil).
-    pub fn from_initial(initial: Option<&Value>) -> Result<CasRegister, String> {
-        Ok(CasRegister { initial: initial.cloned().unwrap_or(Value::Nil) })
     }
 }
 

@@ -5,15 +5,58 @@
 //! An `acquire` whose outcome is unknown may have taken the lock, with a token we
 //! never saw: it is modelled as taking the lock without raising the last token,
 //! which accepts every later token the real one would have (never a false alarm).
+//!
+//! Knossos has no fenced lock; `--initial` says where the history starts: nothing
+//! (free, no token handed out yet), an integer (free, that token was the last one
+//! handed out: every later acquire must return more), or a map
+//! `{:held true/false, :token n}` with either key optional.
 
 use history::Value;
 
+use super::mutex::initially_held;
 use super::register::unknown_f;
 use crate::linearizability::{self, Completion, Model, Values};
 use crate::registry::CheckerDef;
 
 #[derive(Debug, Clone, Default)]
-pub struct FencedLock;
+pub struct FencedLock {
+    /// Held when the history begins?
+    pub held: bool,
+    /// The last token handed out before the history begins.
+    pub last_token: Option<i64>,
+}
+
+impl FencedLock {
+    /// The model for `--initial` (see the module docs).
+    pub fn from_initial(initial: Option<&Value>) -> Result<FencedLock, String> {
+        let bad = |v: &Value| {
+            format!(
+                "the fenced-lock model's initial value is the last token handed out (an \
+                 integer) or a map {{:held true/false, :token n}}, got {v}"
+            )
+        };
+        match initial {
+            None | Some(Value::Nil) => Ok(FencedLock::default()),
+            Some(Value::Int(t)) => Ok(FencedLock { held: false, last_token: Some(*t) }),
+            Some(Value::Map(entries)) => {
+                let mut lock = FencedLock::default();
+                for (k, v) in entries {
+                    match k {
+                        Value::Keyword(k) | Value::Str(k) if k == "held" => {
+                            lock.held = initially_held("fenced-lock", Some(v))?
+                        }
+                        Value::Keyword(k) | Value::Str(k) if k == "token" => {
+                            lock.last_token = Some(v.as_int().ok_or_else(|| bad(v))?)
+                        }
+                        _ => return Err(bad(initial.unwrap_or(&Value::Nil))),
+                    }
+                }
+                Ok(lock)
+            }
+            Some(other) => Err(bad(other)),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LockState {
@@ -44,7 +87,7 @@ impl Model for FencedLock {
     }
 
     fn init(&self, _values: &mut Values) -> LockState {
-        LockState { held: false, last_token: i64::MIN }
+        LockState { held: self.held, last_token: self.last_token.unwrap_or(i64::MIN) }
     }
 
     fn step(&self, s: &LockState, op: &LockOp) -> Option<LockState> {
@@ -91,16 +134,6 @@ impl Model for FencedLock {
             format!("{holder} (no token handed out yet)")
         } else {
             format!("{holder} (last token {})", s.last_token)
-        }
-    }
-}
-
-impl FencedLock {
-    /// The model; it takes no initial value.
-    pub fn from_initial(initial: Option<&Value>) -> Result<FencedLock, String> {
-        match initial {
-            None => Ok(FencedLock),
-            Some(v) => Err(format!("the fenced-lock model takes no initial value (got {v})")),
         }
     }
 }

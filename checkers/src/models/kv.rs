@@ -84,6 +84,20 @@ pub struct Kv {
     pub initial: String,
 }
 
+impl Kv {
+    /// The model for `--initial`: the string every key starts with; nothing or `nil`
+    /// is Porcupine's kv model's `Init`, the empty string.
+    pub fn from_initial(initial: Option<&Value>) -> Result<Kv, String> {
+        match initial {
+            None | Some(Value::Nil) => Ok(Kv::default()),
+            Some(Value::Str(s)) => Ok(Kv { initial: s.clone() }),
+            Some(other) => {
+                Err(format!("the kv model's initial value must be a string, got {other}"))
+            }
+        }
+    }
+}
+
 impl Model for Kv {
     type State = StrState;
     type Op = KvOp;
@@ -116,6 +130,10 @@ impl Model for Kv {
                 len: state.len.checked_add(p.s.len)?,
             }),
         }
+    }
+
+    fn is_read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(_))
     }
 
     fn encode(
@@ -177,19 +195,6 @@ impl Model for Kv {
             Value::Str(text).to_string()
         } else {
             self.describe_state(state, values)
-        }
-    }
-}
-
-impl Kv {
-    /// The model with every key starting at `initial`, a string (default "").
-    pub fn from_initial(initial: Option<&Value>) -> Result<Kv, String> {
-        match initial {
-            None => Ok(Kv::default()),
-            Some(Value::Str(s)) => Ok(Kv { initial: s.clone() }),
-            Some(other) => {
-                Err(format!("the kv model's initial value must be a string, got {other}"))
-            }
         }
     }
 }

@@ -3,8 +3,15 @@
 //! - `txn` with a list of micro-operations `[[:read k v] [:write k v] ...]`, applied
 //!   in order, as Knossos does: a read whose `v` is `nil` is unconstrained (it was
 //!   not returned);
-//! - `read` / `write` whose value is a map `{k v ...}`: a read returned every `v`
-//!   (`nil` = the register was never written); a write sets every key.
+//! - `read` / `write` whose value is a map `{k v ...}`: a read returned every `v`;
+//!   a write sets every key.
+//!
+//! In the `txn` shape a read of `nil` constrains nothing, as in
+//! `knossos.model/MultiRegister` ("Nil reads are always legal"): that is how Jepsen
+//! writes a txn's reads before they return. In the map shape (ours) a `nil` means
+//! the register was never written. `--initial` is a map of keys to their starting
+//! values, as `(multi-register {:x 0 :y 0})` takes; keys it does not name start at
+//! `nil`.
 //!
 //! The state is a fixed array of interned values, one slot per key, so it is `Copy`:
 //! up to [`MAX_KEYS`] keys per history and [`MAX_MICRO`] micro-operations per op.
@@ -35,7 +42,41 @@ pub struct MultiOp {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct MultiRegister;
+pub struct MultiRegister {
+    /// Starting values, by key (the rest start at `nil`).
+    pub initial: Vec<(Value, Value)>,
+}
+
+impl MultiRegister {
+    /// The model for `--initial`: nothing (every register `nil`) or a map
+    /// `{key value ...}` of at most [`MAX_KEYS`] keys, e.g. `{:x 0 :y 0}`.
+    pub fn from_initial(initial: Option<&Value>) -> Result<MultiRegister, String> {
+        let entries = match initial {
+            None | Some(Value::Nil) => Vec::new(),
+            Some(Value::Map(entries)) => entries.clone(),
+            Some(other) => {
+                return Err(format!(
+                    "the multi-register model's initial value is a map of keys to values, \
+                     such as {{:x 0 :y 0}}; got {other}"
+                ));
+            }
+        };
+        let mut keys: Vec<&Value> = entries.iter().map(|(k, _)| k).collect();
+        keys.sort();
+        keys.dedup();
+        if keys.len() != entries.len() {
+            return Err("the multi-register initial map names a key twice".into());
+        }
+        if entries.len() > MAX_KEYS {
+            return Err(format!(
+                "the multi-register initial map has {} keys; this model handles at most \
+                 {MAX_KEYS}",
+                entries.len()
+            ));
+        }
+        Ok(MultiRegister { initial: entries })
+    }
+}
 
 impl Model for MultiRegister {
     type State = MultiState;
@@ -49,8 +90,15 @@ impl Model for MultiRegister {
         "the registers"
     }
 
-    fn init(&self, _values: &mut Values) -> MultiState {
-        [Values::NIL; MAX_KEYS]
+    fn init(&self, values: &mut Values) -> MultiState {
+        let mut state = [Values::NIL; MAX_KEYS];
+        for (k, v) in &self.initial {
+            // from_initial allows at most MAX_KEYS keys, so every slot fits
+            if let Some(cell) = state.get_mut(values.name_slot(k)) {
+                *cell = values.intern(v);
+            }
+        }
+        state
     }
 
     fn step(&self, state: &MultiState, op: &MultiOp) -> Option<MultiState> {
@@ -67,6 +115,10 @@ impl Model for MultiRegister {
             }
         }
         Some(s)
+    }
+
+    fn is_read_only(&self, op: &MultiOp) -> bool {
+        op.micro.iter().all(|m| matches!(m, Micro::Read(..) | Micro::Empty))
     }
 
     fn encode(
@@ -180,16 +232,6 @@ fn slot(values: &mut Values, key: &Value) -> Result<u8, String> {
         ));
     }
     Ok(slot as u8)
-}
-
-impl MultiRegister {
-    /// The model; it takes no initial value.
-    pub fn from_initial(initial: Option<&Value>) -> Result<MultiRegister, String> {
-        match initial {
-            None => Ok(MultiRegister),
-            Some(v) => Err(format!("the multi-register model takes no initial value (got {v})")),
-        }
-    }
 }
 
 /// `multi-register` in the checker registry ([`crate::registry::ALL`]).

@@ -1,6 +1,10 @@
 //! `mutex`: a lock that one process holds at a time (Knossos' `mutex`).
 //! `acquire` succeeds only when the lock is free; `release` only when it is held.
 //! Two processes holding it at once shows up as an `acquire` that cannot be placed.
+//!
+//! Knossos' `(mutex)` starts free (`(Mutex. false)`); its record takes `locked?`.
+//! `--initial` says the same: `false`, `nil` or `:free` (the default) for free,
+//! `true`, `:held` or `:locked` for a lock someone holds when the history begins.
 
 use history::Value;
 
@@ -9,7 +13,31 @@ use crate::linearizability::{self, Completion, Model, Values};
 use crate::registry::CheckerDef;
 
 #[derive(Debug, Clone, Default)]
-pub struct Mutex;
+pub struct Mutex {
+    /// Held when the history begins?
+    pub held: bool,
+}
+
+impl Mutex {
+    /// The model for `--initial` (see the module docs).
+    pub fn from_initial(initial: Option<&Value>) -> Result<Mutex, String> {
+        Ok(Mutex { held: initially_held("mutex", initial)? })
+    }
+}
+
+/// Reads a lock's starting state: free (`nil`, `false`, `:free`) or held (`true`,
+/// `:held`, `:locked`); shared by the lock models.
+pub(crate) fn initially_held(model: &str, initial: Option<&Value>) -> Result<bool, String> {
+    match initial {
+        None | Some(Value::Nil) | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(Value::Keyword(k) | Value::Str(k)) if k == "free" => Ok(false),
+        Some(Value::Keyword(k) | Value::Str(k)) if k == "held" || k == "locked" => Ok(true),
+        Some(other) => Err(format!(
+            "the {model} model's initial value is false / :free or true / :held, got {other}"
+        )),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MutexOp {
@@ -31,7 +59,7 @@ impl Model for Mutex {
     }
 
     fn init(&self, _values: &mut Values) -> bool {
-        false
+        self.held
     }
 
     fn step(&self, held: &bool, op: &MutexOp) -> Option<bool> {
@@ -63,16 +91,6 @@ impl Model for Mutex {
 
     fn describe_state(&self, held: &bool, _values: &Values) -> String {
         if *held { "held".into() } else { "free".into() }
-    }
-}
-
-impl Mutex {
-    /// The model; it takes no initial value.
-    pub fn from_initial(initial: Option<&Value>) -> Result<Mutex, String> {
-        match initial {
-            None => Ok(Mutex),
-            Some(v) => Err(format!("the mutex model takes no initial value (got {v})")),
-        }
     }
 }
 

@@ -1,5 +1,15 @@
 //! `register`: one read/write register (Knossos' `register`). Reads return the
 //! current value; writes set it. The initial value is `nil` unless configured.
+//!
+//! `--initial` takes any value, as `(register x)` does in `knossos.model`.
+//!
+//! Reads of `nil` differ from Knossos on purpose. `knossos.model/Register` accepts a
+//! nil read in any state (`(or (nil? (:value op)) ...)`: "we don't know what the
+//! read was"), because old Jepsen clients wrote nil for an unknown read. Our clients
+//! record an unknown read as `info` and return nil only for a key that is absent, so
+//! a nil read means "the register holds nil", as in Porcupine's etcd model (nil is
+//! the initial state). With Knossos' rule the builtin node's `no-fsync` bug (data
+//! lost in a whole-cluster crash, seen as nil reads) goes undetected.
 
 use history::Value;
 
@@ -16,6 +26,13 @@ pub enum RegisterOp {
     /// A read that returned this value.
     Read(u32),
     Write(u32),
+}
+
+impl Register {
+    /// The model for `--initial`: any value (Knossos `(register x)`), default `nil`.
+    pub fn from_initial(initial: Option<&Value>) -> Result<Register, String> {
+        Ok(Register { initial: initial.cloned().unwrap_or(Value::Nil) })
+    }
 }
 
 impl Default for Register {
@@ -46,6 +63,10 @@ impl Model for Register {
             RegisterOp::Read(v) => (v == *state).then_some(v),
             RegisterOp::Write(v) => Some(v),
         }
+    }
+
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        matches!(op, RegisterOp::Read(_))
     }
 
     fn encode(
@@ -89,13 +110,6 @@ pub(crate) fn encode_read_write(
 
 pub(crate) fn unknown_f(invoke: &history::Op, known: &str) -> String {
     format!("unknown function {:?} for this model (expected {known})", invoke.f)
-}
-
-impl Register {
-    /// The model starting at `initial` (default nil).
-    pub fn from_initial(initial: Option<&Value>) -> Result<Register, String> {
-        Ok(Register { initial: initial.cloned().unwrap_or(Value::Nil) })
-    }
 }
 
 /// `register` in the checker registry ([`crate::registry::ALL`]).

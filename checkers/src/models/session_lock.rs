@@ -9,9 +9,10 @@
 //! time the session's death precedes the acquire: its `ok` can never be placed. An
 //! unknown-outcome dead-session acquire is modelled as a plain acquire (a faulty
 //! service may have granted it), which never raises a false alarm.
+//!
+//! `--initial` is the mutex's: `false` / `:free` (default) or `true` / `:held`.
 
-use history::Value;
-
+use super::mutex::initially_held;
 use super::register::unknown_f;
 use crate::linearizability::{self, Completion, Model, Values};
 use crate::registry::CheckerDef;
@@ -20,7 +21,17 @@ use crate::registry::CheckerDef;
 pub const DEAD_SESSION: &str = "dead-session";
 
 #[derive(Debug, Clone, Default)]
-pub struct SessionLock;
+pub struct SessionLock {
+    /// Held when the history begins?
+    pub held: bool,
+}
+
+impl SessionLock {
+    /// The model for `--initial` (see the module docs).
+    pub fn from_initial(initial: Option<&history::Value>) -> Result<SessionLock, String> {
+        Ok(SessionLock { held: initially_held("session-lock", initial)? })
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SessionLockOp {
@@ -48,7 +59,7 @@ impl Model for SessionLock {
     }
 
     fn init(&self, _values: &mut Values) -> bool {
-        false
+        self.held
     }
 
     fn step(&self, held: &bool, op: &SessionLockOp) -> Option<bool> {
@@ -90,16 +101,6 @@ impl Model for SessionLock {
 
     fn describe_state(&self, held: &bool, _values: &Values) -> String {
         if *held { "held".into() } else { "free".into() }
-    }
-}
-
-impl SessionLock {
-    /// The model; it takes no initial value.
-    pub fn from_initial(initial: Option<&Value>) -> Result<SessionLock, String> {
-        match initial {
-            None => Ok(SessionLock),
-            Some(v) => Err(format!("the session-lock model takes no initial value (got {v})")),
-        }
     }
 }
 
