@@ -178,20 +178,33 @@ pub fn op_to_json_line(op: &Op) -> String {
     s
 }
 
+/// Appends `op` as one JSON line, newline included, to `buf`: the same bytes as
+/// [`op_to_json_line`], through a fast path (no `serde_json` values) for the shapes
+/// clients record, and the general writer for anything else. The one JSONL writer:
+/// the harness's recorder and [`JsonlWriter`] both use it.
+pub fn push_op_line(buf: &mut Vec<u8>, op: &Op) {
+    if !crate::jsonl_fast::push_op_line(buf, op) {
+        buf.extend_from_slice(op_to_json_line(op).as_bytes());
+        buf.push(b'\n');
+    }
+}
+
 /// Appends ops to a JSON Lines sink. Callers decide when to flush (the harness
 /// flushes at least every second and at every phase change).
 pub struct JsonlWriter<W: Write> {
     out: io::BufWriter<W>,
+    line: Vec<u8>,
 }
 
 impl<W: Write> JsonlWriter<W> {
     pub fn new(out: W) -> Self {
-        JsonlWriter { out: io::BufWriter::new(out) }
+        JsonlWriter { out: io::BufWriter::new(out), line: Vec::with_capacity(256) }
     }
 
     pub fn write(&mut self, op: &Op) -> io::Result<()> {
-        self.out.write_all(op_to_json_line(op).as_bytes())?;
-        self.out.write_all(b"\n")
+        self.line.clear();
+        push_op_line(&mut self.line, op);
+        self.out.write_all(&self.line)
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

@@ -27,6 +27,7 @@ pub mod fuzzing;
 pub mod history;
 mod json;
 pub mod jsonl;
+mod jsonl_fast;
 pub mod op;
 pub mod porcupine;
 pub mod value;

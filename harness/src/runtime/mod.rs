@@ -22,7 +22,6 @@
 //! - [`progress`]: the progress line and the harness log.
 
 pub mod control;
-pub mod fast_json;
 pub mod nemesis_hook;
 pub mod progress;
 pub mod recorder;

@@ -22,9 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use history::Op;
-use history::jsonl::op_to_json_line;
-
-use crate::runtime::fast_json::push_op_line;
+use history::jsonl::push_op_line;
 
 /// How often the flusher thread writes the pending batch.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -68,12 +66,7 @@ impl Shared {
         let Writer { file, line_buf, spare } = w;
         line_buf.clear();
         for op in spare.drain(..) {
-            // The fast writer covers what clients record; anything else takes the
-            // general one. Both write the same bytes (tested in fast_json).
-            if !push_op_line(line_buf, &op) {
-                line_buf.extend_from_slice(op_to_json_line(&op).as_bytes());
-                line_buf.push(b'\n');
-            }
+            push_op_line(line_buf, &op);
             // Written in chunks: a small buffer stays in cache and never regrows.
             if line_buf.len() >= LINE_CHUNK && result.is_ok() {
                 result = file.write_all(line_buf);

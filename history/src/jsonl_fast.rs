@@ -1,5 +1,5 @@
 //! A fast path for writing one operation as a JSON line, byte for byte what
-//! [`history::jsonl::op_to_json_line`] writes, without building `serde_json` values.
+//! [`crate::jsonl::op_to_json_line`] writes, without building `serde_json` values.
 //!
 //! The recorder writes hundreds of thousands of lines per second in benchmarks;
 //! the general writer allocates several times per line. This one appends to a reused
@@ -8,7 +8,8 @@
 //! that need escaping, ...) makes it return `false`, and the caller falls back to
 //! the general writer. A test compares both on many operations.
 
-use history::{Op, Process, Value};
+use crate::op::{Op, Process};
+use crate::value::Value;
 
 fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -74,7 +75,7 @@ fn push_value(buf: &mut Vec<u8>, v: &Value) -> bool {
 }
 
 /// Appends `op` and a newline to `buf`; on `false` the buffer is left as it was.
-pub fn push_op_line(buf: &mut Vec<u8>, op: &Op) -> bool {
+pub(crate) fn push_op_line(buf: &mut Vec<u8>, op: &Op) -> bool {
     let start = buf.len();
     if push_op(buf, op) {
         buf.push(b'\n');
@@ -139,8 +140,9 @@ fn push_op(buf: &mut Vec<u8>, op: &Op) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use history::jsonl::op_to_json_line;
-    use history::{OpKind, Value};
+    use crate::jsonl::op_to_json_line;
+    use crate::op::OpKind;
+    use crate::value::Value;
     use rand::rngs::ChaCha8Rng;
     use rand::{RngExt, SeedableRng};
 
