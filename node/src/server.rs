@@ -58,7 +58,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let batcher = api::batch::Batcher::start(raft.clone());
     let ctx =
         Arc::new(api::Node { cfg: cfg.clone(), raft: raft.clone(), clock, gossip, http, batcher });
-    let app = api::router(ctx.clone()).merge(crate::raft::http::routes(raft.raft.clone()));
+    let app = api::router(ctx.clone()).merge(crate::raft::http::routes(&raft));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(id = cfg.id, bind = %cfg.bind, peers = ?cfg.peers, "node listening");
     if !cfg.join {

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod catalog;
 pub mod faultline;
 pub mod forward;
+pub mod json;
 pub mod kv;
 pub mod session;
 pub mod status;
@@ -88,6 +89,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/faultline/status", get(faultline::status))
         .route("/v1/faultline/join", put(faultline::join))
         .route("/v1/operator/raft/peer", delete(faultline::leave))
+        .fallback(unknown_endpoint)
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), forward::to_leader))
         .with_state(ctx)
 }
@@ -102,6 +104,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// 413, with Consul's message for the limit that was hit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// `?dc=` (or a body's `Datacenter`) names a datacenter other than this one.
+    #[error("No path to datacenter")]
+    NoPathToDatacenter,
     /// No leader is known, or the leader could not be reached.
     #[error("No cluster leader")]
     NoLeader,
@@ -117,11 +125,19 @@ impl IntoResponse for ApiError {
         let status = match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::NoLeader | ApiError::Timeout | ApiError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NoLeader
+            | ApiError::Timeout
+            | ApiError::Internal(_)
+            | ApiError::NoPathToDatacenter => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, self.to_string()).into_response()
+        let retry = matches!(self, ApiError::NoLeader);
+        let mut resp = (status, self.to_string()).into_response();
+        if retry {
+            // Nothing was proposed: [`forward`] may hold the request and try again.
+            resp.headers_mut().insert(forward::RETRYABLE, HeaderValue::from_static("no-leader"));
+        }
+        resp
     }
 }
 
@@ -197,9 +213,14 @@ impl Node {
         f(&guard)
     }
 
-    /// A blocking query (`?index=N&wait=D`): after the read barrier, answers as soon as the
-    /// result's index exceeds `N`, or when `wait` runs out. `f` computes (index, answer).
-    pub async fn blocking_read<T>(
+    /// A blocking query (`?index=N&wait=D`), as Consul's `blockingQuery` runs one: after the
+    /// read barrier, the answer comes at once when its index is above `N` (or without
+    /// `?index`); otherwise the query waits until *what it reads* changes (Consul wakes it on
+    /// the watch channels of the rows it read, not on any write), or until `wait` (default
+    /// 5 m, at most 10 m) runs out, and answers with the state then. `f` computes (index,
+    /// answer); "what it reads changed" is the answer changing. The index is never below 1
+    /// (Consul's rule, so a client never spins on index 0).
+    pub async fn blocking_read<T: PartialEq>(
         &self,
         params: &Params,
         f: impl Fn(&StateData) -> (u64, T),
@@ -218,15 +239,40 @@ impl Node {
         };
         let deadline = Instant::now() + wait;
         let mut applied = self.raft.applied.clone();
+        applied.borrow_and_update();
+        let (index, first) = self.read_state(&f);
+        if min_index == 0 || index > min_index {
+            return Ok((index.max(1), first));
+        }
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let woke = tokio::time::timeout(left, applied.changed()).await;
             applied.borrow_and_update();
             let (index, answer) = self.read_state(&f);
-            if min_index == 0 || index > min_index || Instant::now() >= deadline {
+            if answer != first || woke.is_err() || Instant::now() >= deadline {
                 return Ok((index.max(1), answer));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let _ = tokio::time::timeout(left, applied.changed()).await;
         }
+    }
+
+    /// Consul's query-meta headers on a read this node answered: `X-Consul-Index`,
+    /// `X-Consul-KnownLeader`, `X-Consul-LastContact` (ms since this node last heard from the
+    /// leader; 0 on the leader) and `X-Consul-Effective-Consistency`.
+    pub fn with_meta(&self, index: u64, params: &Params, resp: impl IntoResponse) -> Response {
+        let mut resp = with_index(index, self.raft.leader().is_some(), resp);
+        let last_contact =
+            if self.raft.believes_leader() { 0 } else { self.raft.last_contact_ms() };
+        let consistency = match ReadMode::from_params(params) {
+            Ok(ReadMode::Stale) => "stale",
+            Ok(ReadMode::Consistent) => "consistent",
+            _ => "leader",
+        };
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&last_contact.to_string()) {
+            h.insert("X-Consul-LastContact", v);
+        }
+        h.insert("X-Consul-Effective-Consistency", HeaderValue::from_static(consistency));
+        resp
     }
 }
 
@@ -234,7 +280,7 @@ impl Node {
 pub fn with_index(index: u64, known_leader: bool, resp: impl IntoResponse) -> Response {
     let mut resp = resp.into_response();
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&index.to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&index.max(1).to_string()) {
         h.insert("X-Consul-Index", v);
     }
     h.insert(
@@ -242,6 +288,16 @@ pub fn with_index(index: u64, known_leader: bool, resp: impl IntoResponse) -> Re
         HeaderValue::from_static(if known_leader { "true" } else { "false" }),
     );
     resp
+}
+
+/// Consul's answer to a path under `/v1/` that is no API endpoint (its HTTP index handler).
+pub async fn unknown_endpoint(uri: axum::http::Uri) -> Response {
+    let text = if uri.path().contains("/v1/") {
+        "Invalid URL path: not a recognized HTTP API endpoint\n"
+    } else {
+        "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n"
+    };
+    (StatusCode::NOT_FOUND, text).into_response()
 }
 
 /// Parses Go-style durations as Consul accepts them: `10s`, `1m30s`, `500ms`, `2h`; a bare
@@ -290,10 +346,9 @@ pub fn format_duration(ms: u64) -> String {
     }
 }
 
-/// Parses a JSON body, naming what was wrong with it.
+/// Parses a JSON body Consul's way (field names case-insensitive; see [`json`]).
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("Request decode failed: {e}")))
+    json::body(body)
 }
 
 #[cfg(test)]

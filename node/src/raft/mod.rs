@@ -52,6 +52,10 @@ pub enum RaftOpError {
     Other(String),
 }
 
+/// How long one snapshot chunk (and the install of the whole snapshot, at the last chunk)
+/// may take before the leader gives up and starts the transfer again.
+const SNAPSHOT_CHUNK_TIMEOUT_MS: u64 = 10_000;
+
 /// Timing knobs of the Raft instance.
 #[derive(Debug, Clone, Copy)]
 pub struct RaftTiming {
@@ -71,6 +75,8 @@ pub struct RaftNode {
     /// The last applied log index; changes wake blocking queries.
     pub applied: tokio::sync::watch::Receiver<u64>,
     pub lease: lease::LeaseTracker,
+    /// When this node last accepted an append from a leader (Consul's `LastContact`).
+    pub last_contact: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl RaftNode {
@@ -92,6 +98,10 @@ impl RaftNode {
             // Keep a tail of the log behind the snapshot so briefly lagging followers catch up
             // from the log; far-behind ones get the snapshot.
             max_in_snapshot_log_to_keep: timing.snapshot_logs / 10,
+            // Snapshots travel in 1 MiB chunks (base64 on the wire, well under the peer body
+            // limit); each chunk, and the install at the last one, may take this long.
+            snapshot_max_chunk_size: network::SNAPSHOT_CHUNK,
+            install_snapshot_timeout: SNAPSHOT_CHUNK_TIMEOUT_MS,
             ..Default::default()
         };
         let config = Arc::new(config.validate()?);
@@ -113,7 +123,8 @@ impl RaftNode {
             Duration::from_millis(timing.heartbeat_ms),
             clock,
         );
-        Ok(RaftNode { id, raft, state, applied, lease })
+        let last_contact = Arc::new(std::sync::Mutex::new(None));
+        Ok(RaftNode { id, raft, state, applied, lease, last_contact })
     }
 
     /// Bootstraps a fresh cluster with these voters; a no-op on an already initialised store.
@@ -153,6 +164,14 @@ impl RaftNode {
                 leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
             }),
             Err(e) => Err(RaftOpError::Other(e.to_string())),
+        }
+    }
+
+    /// Milliseconds since this node last accepted an append from a leader (u64::MAX if never).
+    pub fn last_contact_ms(&self) -> u64 {
+        match self.last_contact.lock().ok().and_then(|g| *g) {
+            Some(t) => t.elapsed().as_millis() as u64,
+            None => u64::MAX,
         }
     }
 

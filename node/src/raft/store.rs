@@ -7,6 +7,7 @@
 //! - `meta`: the vote (always fsynced), the purged log id, and the state machine's small
 //!   tables (sessions, catalog, indexes, last applied, membership, snapshot).
 //! - `sm_kv`: the state machine's KV table, one row per key, rewritten only for touched keys.
+//! - `snapshot`: the current snapshot, its meta as JSON and its data as raw bytes.
 //!
 //! Every apply batch is one write transaction with the same durability as the log. Mixing
 //! non-durable and durable redb commits was tried (non-durable applies, made durable by the
@@ -53,6 +54,8 @@ use crate::state::StateData;
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SM_KV: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_kv");
+/// The current snapshot: `meta` (JSON) and `data` (the raw serialised state).
+const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
 
@@ -67,6 +70,7 @@ pub fn open_db(path: &Path) -> anyhow::Result<Arc<Database>> {
     tx.open_table(LOG)?;
     tx.open_table(META)?;
     tx.open_table(SM_KV)?;
+    tx.open_table(SNAPSHOT)?;
     tx.commit()?;
     Ok(Arc::new(db))
 }
@@ -128,12 +132,23 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    fn read_range(&self, range: impl RangeBounds<u64>) -> anyhow::Result<Vec<Entry<TypeConfig>>> {
+    /// The entries in `range`, stopping once they add up to more than `budget` stored bytes
+    /// (always at least one entry when the range is not empty).
+    fn read_range(
+        &self,
+        range: impl RangeBounds<u64>,
+        budget: usize,
+    ) -> anyhow::Result<Vec<Entry<TypeConfig>>> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(LOG)?;
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         for row in t.range(range)? {
             let (_, v) = row?;
+            bytes += v.value().len();
+            if bytes > budget && !out.is_empty() {
+                break;
+            }
             out.push(serde_json::from_slice(v.value())?);
         }
         Ok(out)
@@ -190,7 +205,19 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
-        self.read_range(range).map_err(|e| StorageIOError::read_logs(&boxed(e)).into())
+        self.read_range(range, usize::MAX).map_err(|e| StorageIOError::read_logs(&boxed(e)).into())
+    }
+
+    /// What replication sends in one append: bounded by bytes as well as by openraft's
+    /// entry count (see [`super::network`]), so large values cannot make an append too big
+    /// to finish within the heartbeat interval.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        self.read_range(start..end, super::network::APPEND_BYTES / 16 * 15)
+            .map_err(|e| StorageIOError::read_logs(&boxed(e)).into())
     }
 }
 
@@ -252,11 +279,32 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// What a snapshot holds: the whole state plus where in the log it was taken.
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta<NodeId, openraft::BasicNode>,
-    data: Vec<u8>,
+type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
+
+/// Stores a snapshot (its meta as JSON, its data as raw bytes) in one fsynced commit, with
+/// the snapshot sequence number when given.
+fn save_snapshot(db: &Database, meta: &Meta, data: &[u8], seq: Option<u64>) -> anyhow::Result<()> {
+    let tx = db.begin_write()?;
+    {
+        let mut t = tx.open_table(SNAPSHOT)?;
+        t.insert("meta", serde_json::to_vec(meta)?.as_slice())?;
+        t.insert("data", data)?;
+        if let Some(seq) = seq {
+            let mut m = tx.open_table(META)?;
+            put_meta(&mut m, "snapshot_seq", &seq)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn load_snapshot(db: &Database) -> anyhow::Result<Option<(Meta, Vec<u8>)>> {
+    let tx = db.begin_read()?;
+    let t = tx.open_table(SNAPSHOT)?;
+    let (Some(meta), Some(data)) = (t.get("meta")?, t.get("data")?) else {
+        return Ok(None);
+    };
+    Ok(Some((serde_json::from_slice(meta.value())?, data.value().to_vec())))
 }
 
 #[derive(Clone)]
@@ -284,6 +332,7 @@ impl StateMachineStore {
         state.sessions = get_meta(&db, "sm_sessions")?.unwrap_or_default();
         state.catalog = get_meta(&db, "sm_catalog")?.unwrap_or_default();
         state.indexes = get_meta(&db, "sm_indexes")?.unwrap_or_default();
+        state.graveyard = get_meta(&db, "sm_graveyard")?.unwrap_or_default();
         let last_applied: Option<LogId<NodeId>> = get_meta(&db, "sm_last_applied")?.flatten();
         let membership = get_meta(&db, "sm_membership")?.unwrap_or_default();
         let snapshot_seq = get_meta(&db, "snapshot_seq")?.unwrap_or(0);
@@ -341,6 +390,9 @@ impl StateMachineStore {
             if dirty.catalog {
                 put_meta(&mut m, "sm_catalog", &state.catalog)?;
             }
+            if dirty.graveyard {
+                put_meta(&mut m, "sm_graveyard", &state.graveyard)?;
+            }
             put_meta(&mut m, "sm_indexes", &state.indexes)?;
             put_meta(&mut m, "sm_last_applied", &self.last_applied)?;
             put_meta(&mut m, "sm_membership", &self.membership)?;
@@ -363,6 +415,7 @@ impl StateMachineStore {
             let mut m = tx.open_table(META)?;
             put_meta(&mut m, "sm_sessions", &data.sessions)?;
             put_meta(&mut m, "sm_catalog", &data.catalog)?;
+            put_meta(&mut m, "sm_graveyard", &data.graveyard)?;
             put_meta(&mut m, "sm_indexes", &data.indexes)?;
             put_meta(&mut m, "sm_last_applied", &self.last_applied)?;
             put_meta(&mut m, "sm_membership", &self.membership)?;
@@ -392,18 +445,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             last_membership: self.membership.clone(),
             snapshot_id,
         };
-        let stored = StoredSnapshot { meta: meta.clone(), data: data.clone() };
-        let save = || -> anyhow::Result<()> {
-            let tx = self.db.begin_write()?;
-            {
-                let mut m = tx.open_table(META)?;
-                put_meta(&mut m, "snapshot", &stored)?;
-                put_meta(&mut m, "snapshot_seq", &self.snapshot_seq)?;
-            }
-            tx.commit()?;
-            Ok(())
-        };
-        save().map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &boxed(e)))?;
+        save_snapshot(&self.db, &meta, &data, Some(self.snapshot_seq))
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &boxed(e)))?;
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
@@ -466,16 +509,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.membership = meta.last_membership.clone();
         self.replace_all(data)
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &boxed(e)))?;
-        let stored = StoredSnapshot { meta: meta.clone(), data: bytes };
-        write_meta(&self.db, "snapshot", &stored, Durability::Immediate)
+        save_snapshot(&self.db, meta, &bytes, None)
             .map_err(|e| StorageIOError::write_snapshot(sig, &boxed(e)))?;
         self.publish_applied();
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let stored: Option<StoredSnapshot> = get_meta(&self.db, "snapshot")
-            .map_err(|e| StorageIOError::read_snapshot(None, &boxed(e)))?;
-        Ok(stored.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(Cursor::new(s.data)) }))
+        let stored =
+            load_snapshot(&self.db).map_err(|e| StorageIOError::read_snapshot(None, &boxed(e)))?;
+        Ok(stored.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }

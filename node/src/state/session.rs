@@ -141,6 +141,8 @@ impl StateData {
                 }
                 Behavior::Delete => {
                     self.kv.remove(&key);
+                    self.graveyard.insert(key.clone(), index);
+                    dirty.graveyard = true;
                 }
             }
             if s.lock_delay_ms > 0 {
