@@ -64,6 +64,8 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     if !cfg.join {
         raft.bootstrap(&cfg.peers).await?;
     }
+    tokio::spawn(crate::serf::reconcile(ctx.clone()));
+    tokio::spawn(crate::checks::run(ctx.clone()));
     tokio::spawn(reaper(ctx));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

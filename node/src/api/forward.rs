@@ -55,10 +55,6 @@ const LEADER_PREFIXES: &[&str] = &[
     "/v1/session/",
     "/v1/catalog/",
     "/v1/health/",
-    "/v1/agent/check/pass/",
-    "/v1/agent/check/warn/",
-    "/v1/agent/check/fail/",
-    "/v1/agent/check/update/",
     "/v1/faultline/join",
     "/v1/faultline/propose",
     "/v1/operator/",
@@ -184,8 +180,11 @@ async fn forward(
         }
         req = req.header(name, value);
     }
+    // Consul's canRetry: a request that never reached the leader is safe to retry, and so
+    // is any read whose answer was lost (a leader that died during a blocking query).
+    let read = parts.method == Method::GET;
     let sent = req.send().await.map_err(|e| {
-        if e.is_connect() {
+        if e.is_connect() || read {
             ApiError::NoLeader
         } else {
             ApiError::Internal(format!("rpc error: forwarding to leader {addr}: {e}"))
@@ -193,10 +192,13 @@ async fn forward(
     })?;
     let status = sent.status();
     let headers = sent.headers().clone();
-    let bytes = sent
-        .bytes()
-        .await
-        .map_err(|e| ApiError::Internal(format!("rpc error: reading leader's reply: {e}")))?;
+    let bytes = sent.bytes().await.map_err(|e| {
+        if read {
+            ApiError::NoLeader
+        } else {
+            ApiError::Internal(format!("rpc error: reading leader's reply: {e}"))
+        }
+    })?;
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     for (name, value) in &headers {

@@ -1,6 +1,6 @@
 //! The Consul-style HTTP API: routing, read modes, blocking queries, errors, and the shared
 //! plumbing the per-area handlers use (one file per area: [`kv`], [`txn`], [`session`],
-//! [`catalog`], [`status`], [`agent`], [`faultline`]).
+//! [`catalog`], [`health`], [`status`], [`agent`], [`faultline`]).
 //!
 //! Requests that need the leader (writes, and reads that are not `?stale`) are forwarded to
 //! the leader by [`forward`] when this node does not believe it leads, as Consul servers do.
@@ -10,6 +10,7 @@ pub mod batch;
 pub mod catalog;
 pub mod faultline;
 pub mod forward;
+pub mod health;
 pub mod json;
 pub mod kv;
 pub mod session;
@@ -70,24 +71,37 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v1/session/destroy/{id}", put(session::destroy))
         .route("/v1/session/renew/{id}", put(session::renew))
         .route("/v1/session/info/{id}", get(session::info))
+        .route("/v1/session/node/{node}", get(session::node))
         .route("/v1/session/list", get(session::list))
         .route("/v1/catalog/register", put(catalog::register))
         .route("/v1/catalog/deregister", put(catalog::deregister))
+        .route("/v1/catalog/datacenters", get(catalog::datacenters))
         .route("/v1/catalog/services", get(catalog::services))
         .route("/v1/catalog/service/{name}", get(catalog::service))
         .route("/v1/catalog/nodes", get(catalog::nodes))
-        .route("/v1/health/service/{name}", get(catalog::health_service))
-        .route("/v1/agent/check/pass/{id}", put(catalog::check_pass))
-        .route("/v1/agent/check/warn/{id}", put(catalog::check_warn))
-        .route("/v1/agent/check/fail/{id}", put(catalog::check_fail))
-        .route("/v1/agent/check/update/{id}", put(catalog::check_update))
-        .route("/v1/status/leader", get(status::leader))
-        .route("/v1/status/peers", get(status::peers))
+        .route("/v1/catalog/node/{node}", get(catalog::node))
+        .route("/v1/health/service/{name}", get(health::service))
+        .route("/v1/health/checks/{name}", get(health::checks))
+        .route("/v1/health/state/{state}", get(health::state))
+        .route("/v1/health/node/{node}", get(health::node))
+        .route("/v1/agent/service/register", put(agent::service_register))
+        .route("/v1/agent/service/deregister/{id}", put(agent::service_deregister))
+        .route("/v1/agent/check/register", put(agent::check_register))
+        .route("/v1/agent/check/deregister/{id}", put(agent::check_deregister))
+        .route("/v1/agent/check/pass/{id}", put(agent::check_pass))
+        .route("/v1/agent/check/warn/{id}", put(agent::check_warn))
+        .route("/v1/agent/check/fail/{id}", put(agent::check_fail))
+        .route("/v1/agent/check/update/{id}", put(agent::check_update))
+        .route("/v1/agent/services", get(agent::services))
+        .route("/v1/agent/checks", get(agent::checks))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/agent/self", get(agent::agent_self))
+        .route("/v1/status/leader", get(status::leader))
+        .route("/v1/status/peers", get(status::peers))
         .route("/v1/faultline/clock", get(faultline::get_clock).put(faultline::set_clock))
         .route("/v1/faultline/status", get(faultline::status))
         .route("/v1/faultline/join", put(faultline::join))
+        .route("/v1/faultline/propose", put(faultline::propose))
         .route("/v1/operator/raft/peer", delete(faultline::leave))
         .fallback(unknown_endpoint)
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), forward::to_leader))
@@ -205,6 +219,51 @@ impl Node {
     /// result.
     pub async fn propose(&self, cmd: Command) -> Result<(u64, CommandResponse), ApiError> {
         self.batcher.propose(cmd).await
+    }
+
+    /// Proposes `cmd` through whichever node leads, from any node: a call to this node's own
+    /// `PUT /v1/faultline/propose`, which [`forward`] sends to the leader (and holds while
+    /// there is none). For agent-local endpoints and background work (checks, the serf
+    /// reconciler), which must not fail on a follower.
+    pub async fn propose_anywhere(&self, cmd: Command) -> Result<CommandResponse, ApiError> {
+        let url = format!("http://{}/v1/faultline/propose", self.cfg.advertise);
+        let sent = self
+            .http
+            .put(url)
+            .timeout(forward::RPC_HOLD_TIMEOUT + RAFT_TIMEOUT + Duration::from_secs(5))
+            .json(&cmd)
+            .send()
+            .await
+            .map_err(|e| ApiError::Internal(format!("rpc error: proposing: {e}")))?;
+        let status = sent.status();
+        let text = sent
+            .text()
+            .await
+            .map_err(|e| ApiError::Internal(format!("rpc error: reading the reply: {e}")))?;
+        if !status.is_success() {
+            return Err(match status {
+                StatusCode::INTERNAL_SERVER_ERROR if text == ApiError::NoLeader.to_string() => {
+                    ApiError::NoLeader
+                }
+                _ => ApiError::Internal(text),
+            });
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| ApiError::Internal(format!("rpc error: bad reply {text:?}: {e}")))
+    }
+
+    /// This node's advertised IP (no port), as the catalog lists it.
+    pub fn node_ip(&self) -> String {
+        self.cfg
+            .advertise
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_owned())
+            .unwrap_or_else(|| self.cfg.advertise.clone())
+    }
+
+    /// This node's advertised port.
+    pub fn node_port(&self) -> u16 {
+        self.cfg.advertise.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(0)
     }
 
     /// Runs `f` on the local state.
