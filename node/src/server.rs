@@ -53,8 +53,14 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let gossip = Gossip::start(cfg.id, cfg.bind, advertise, seeds)
         .await
         .with_context(|| format!("binding gossip UDP on {}", cfg.bind))?;
-    let http =
-        reqwest::Client::builder().no_proxy().connect_timeout(Duration::from_secs(2)).build()?;
+    // No pooled connections: a request forwarded to a leader that just died then fails to
+    // connect (safe to retry, see `api::forward`) instead of dying on a stale connection
+    // after it may have been sent.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(2))
+        .pool_max_idle_per_host(0)
+        .build()?;
     let batcher = api::batch::Batcher::start(raft.clone());
     let ctx =
         Arc::new(api::Node { cfg: cfg.clone(), raft: raft.clone(), clock, gossip, http, batcher });

@@ -73,7 +73,10 @@ pub async fn agent_self(State(ctx): State<Ctx>) -> Json<JsonValue> {
 
 /// Proposes a catalog change for this agent's node and answers Consul's empty 200.
 async fn apply(ctx: &Ctx, cmd: CatalogCommand) -> Result<Response, ApiError> {
-    match ctx.propose_anywhere(Command::Catalog(cmd)).await? {
+    let (index, resp) = ctx.propose_anywhere(Command::Catalog(cmd)).await?;
+    // The agent's own view (`/v1/agent/services`) must show what it just acknowledged.
+    ctx.wait_applied(index, std::time::Duration::from_secs(2)).await;
+    match resp {
         CommandResponse::Catalog(Ok(())) => Ok(StatusCode::OK.into_response()),
         CommandResponse::Catalog(Err(e)) => Err(ApiError::BadRequest(e)),
         other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),

@@ -91,7 +91,7 @@ pub async fn propose(State(ctx): State<Ctx>, body: axum::body::Bytes) -> Respons
         Err(e) => return ApiError::BadRequest(format!("bad command: {e}")).into_response(),
     };
     match ctx.propose(cmd).await {
-        Ok((_, resp)) => Json(resp).into_response(),
+        Ok((index, resp)) => Json(json!({ "Index": index, "Response": resp })).into_response(),
         Err(e) => e.into_response(),
     }
 }

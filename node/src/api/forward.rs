@@ -160,6 +160,18 @@ pub async fn to_leader(State(ctx): State<Ctx>, req: Request, next: Next) -> Resp
     }
 }
 
+/// An error with its sources, for messages that must say what really failed.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
 async fn forward(
     ctx: &Ctx,
     addr: &str,
@@ -187,7 +199,7 @@ async fn forward(
         if e.is_connect() || read {
             ApiError::NoLeader
         } else {
-            ApiError::Internal(format!("rpc error: forwarding to leader {addr}: {e}"))
+            ApiError::Internal(format!("rpc error: forwarding to leader {addr}: {}", chain(&e)))
         }
     })?;
     let status = sent.status();
@@ -196,7 +208,7 @@ async fn forward(
         if read {
             ApiError::NoLeader
         } else {
-            ApiError::Internal(format!("rpc error: reading leader's reply: {e}"))
+            ApiError::Internal(format!("rpc error: reading leader's reply: {}", chain(&e)))
         }
     })?;
     let mut resp = Response::new(Body::from(bytes));

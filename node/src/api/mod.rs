@@ -225,7 +225,7 @@ impl Node {
     /// `PUT /v1/faultline/propose`, which [`forward`] sends to the leader (and holds while
     /// there is none). For agent-local endpoints and background work (checks, the serf
     /// reconciler), which must not fail on a follower.
-    pub async fn propose_anywhere(&self, cmd: Command) -> Result<CommandResponse, ApiError> {
+    pub async fn propose_anywhere(&self, cmd: Command) -> Result<(u64, CommandResponse), ApiError> {
         let url = format!("http://{}/v1/faultline/propose", self.cfg.advertise);
         let sent = self
             .http
@@ -248,8 +248,22 @@ impl Node {
                 _ => ApiError::Internal(text),
             });
         }
-        serde_json::from_str(&text)
-            .map_err(|e| ApiError::Internal(format!("rpc error: bad reply {text:?}: {e}")))
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Reply {
+            index: u64,
+            response: CommandResponse,
+        }
+        let r: Reply = serde_json::from_str(&text)
+            .map_err(|e| ApiError::Internal(format!("rpc error: bad reply {text:?}: {e}")))?;
+        Ok((r.index, r.response))
+    }
+
+    /// Waits (up to `within`) until this node has applied `index`, so that its local view
+    /// (the agent endpoints read it) includes a change the leader acknowledged.
+    pub async fn wait_applied(&self, index: u64, within: Duration) {
+        let mut applied = self.raft.applied.clone();
+        let _ = tokio::time::timeout(within, applied.wait_for(|a| *a >= index)).await;
     }
 
     /// This node's advertised IP (no port), as the catalog lists it.
