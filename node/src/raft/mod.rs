@@ -106,7 +106,7 @@ impl RaftNode {
         };
         let config = Arc::new(config.validate()?);
         let db = store::open_db(&data_dir.join("raft.redb"))?;
-        let (log_store, state_machine) = store::open(db, fsync)?;
+        let (log_store, state_machine) = store::open(db, data_dir, fsync)?;
         let state = state_machine.shared_state();
         let applied = state_machine.applied_watch();
         let network = network::HttpNetwork::new()?;

@@ -7,7 +7,8 @@
 //! - `meta`: the vote (always fsynced), the purged log id, and the state machine's small
 //!   tables (sessions, catalog, indexes, last applied, membership, snapshot).
 //! - `sm_kv`: the state machine's KV table, one row per key, rewritten only for touched keys.
-//! - `snapshot`: the current snapshot, its meta as JSON and its data as raw bytes.
+//!
+//! The current snapshot lives beside the database in `snapshot.bin` (see [`save_snapshot`]).
 //!
 //! Every apply batch is one write transaction with the same durability as the log. Mixing
 //! non-durable and durable redb commits was tried (non-durable applies, made durable by the
@@ -54,8 +55,6 @@ use crate::state::StateData;
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SM_KV: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_kv");
-/// The current snapshot: `meta` (JSON) and `data` (the raw serialised state).
-const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
 
@@ -70,18 +69,21 @@ pub fn open_db(path: &Path) -> anyhow::Result<Arc<Database>> {
     tx.open_table(LOG)?;
     tx.open_table(META)?;
     tx.open_table(SM_KV)?;
-    tx.open_table(SNAPSHOT)?;
     tx.commit()?;
     Ok(Arc::new(db))
 }
 
-/// The log store and state machine over one database.
-pub fn open(db: Arc<Database>, fsync: bool) -> anyhow::Result<(LogStore, StateMachineStore)> {
+/// The log store and state machine over one database; snapshots go to files in `dir`.
+pub fn open(
+    db: Arc<Database>,
+    dir: &Path,
+    fsync: bool,
+) -> anyhow::Result<(LogStore, StateMachineStore)> {
     let log = LogStore {
         db: db.clone(),
         durability: if fsync { Durability::Immediate } else { Durability::None },
     };
-    let sm = StateMachineStore::load(db, log.durability)?;
+    let sm = StateMachineStore::load(db, dir.to_path_buf(), log.durability)?;
     Ok((log, sm))
 }
 
@@ -281,35 +283,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
 
-/// Stores a snapshot (its meta as JSON, its data as raw bytes) in one fsynced commit, with
-/// the snapshot sequence number when given.
-fn save_snapshot(db: &Database, meta: &Meta, data: &[u8], seq: Option<u64>) -> anyhow::Result<()> {
-    let tx = db.begin_write()?;
-    {
-        let mut t = tx.open_table(SNAPSHOT)?;
-        t.insert("meta", serde_json::to_vec(meta)?.as_slice())?;
-        t.insert("data", data)?;
-        if let Some(seq) = seq {
-            let mut m = tx.open_table(META)?;
-            put_meta(&mut m, "snapshot_seq", &seq)?;
-        }
-    }
-    tx.commit()?;
+/// Stores a snapshot in `dir/snapshot.bin` (the meta's length, the meta as JSON, then the
+/// data), written to a temporary file, fsynced and renamed over the old one. A file, not a
+/// redb table: writing tens of MB in a redb transaction would hold redb's single writer
+/// lock, stalling every log append and apply meanwhile.
+fn save_snapshot(dir: &Path, meta: &Meta, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let meta = serde_json::to_vec(meta)?;
+    let tmp = dir.join("snapshot.bin.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&(meta.len() as u64).to_le_bytes())?;
+    f.write_all(&meta)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join("snapshot.bin"))?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
 
-fn load_snapshot(db: &Database) -> anyhow::Result<Option<(Meta, Vec<u8>)>> {
-    let tx = db.begin_read()?;
-    let t = tx.open_table(SNAPSHOT)?;
-    let (Some(meta), Some(data)) = (t.get("meta")?, t.get("data")?) else {
-        return Ok(None);
+fn load_snapshot(dir: &Path) -> anyhow::Result<Option<(Meta, Vec<u8>)>> {
+    let path = dir.join("snapshot.bin");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
-    Ok(Some((serde_json::from_slice(meta.value())?, data.value().to_vec())))
+    let bad = || anyhow::anyhow!("{}: truncated snapshot file", path.display());
+    let len: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+    let len = usize::try_from(u64::from_le_bytes(len))?;
+    let meta = bytes.get(8..8 + len).ok_or_else(bad)?;
+    let meta: Meta = serde_json::from_slice(meta)?;
+    Ok(Some((meta, bytes[8 + len..].to_vec())))
 }
 
 #[derive(Clone)]
 pub struct StateMachineStore {
     db: Arc<Database>,
+    dir: std::path::PathBuf,
     state: Arc<RwLock<StateData>>,
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, openraft::BasicNode>,
@@ -319,7 +330,11 @@ pub struct StateMachineStore {
 }
 
 impl StateMachineStore {
-    fn load(db: Arc<Database>, durability: Durability) -> anyhow::Result<StateMachineStore> {
+    fn load(
+        db: Arc<Database>,
+        dir: std::path::PathBuf,
+        durability: Durability,
+    ) -> anyhow::Result<StateMachineStore> {
         let mut state = StateData::default();
         {
             let tx = db.begin_read()?;
@@ -340,6 +355,7 @@ impl StateMachineStore {
             tokio::sync::watch::channel(last_applied.map(|l| l.index).unwrap_or(0));
         Ok(StateMachineStore {
             db,
+            dir,
             state: Arc::new(RwLock::new(state)),
             last_applied,
             membership,
@@ -433,8 +449,11 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let data = serde_json::to_vec(&*self.read_state())
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        // Copy the state under the lock and serialise it outside, so applies (and the reads
+        // waiting on them) are not held up while a large state is encoded.
+        let copy = self.read_state().clone();
+        let data = serde_json::to_vec(&copy).map_err(|e| StorageIOError::read_state_machine(&e))?;
+        drop(copy);
         self.snapshot_seq += 1;
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.snapshot_seq),
@@ -445,7 +464,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             last_membership: self.membership.clone(),
             snapshot_id,
         };
-        save_snapshot(&self.db, &meta, &data, Some(self.snapshot_seq))
+        save_snapshot(&self.dir, &meta, &data)
+            .and_then(|()| {
+                write_meta(&self.db, "snapshot_seq", &self.snapshot_seq, self.durability)
+            })
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &boxed(e)))?;
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
@@ -509,7 +531,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.membership = meta.last_membership.clone();
         self.replace_all(data)
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &boxed(e)))?;
-        save_snapshot(&self.db, meta, &bytes, None)
+        save_snapshot(&self.dir, meta, &bytes)
             .map_err(|e| StorageIOError::write_snapshot(sig, &boxed(e)))?;
         self.publish_applied();
         Ok(())
@@ -517,7 +539,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
         let stored =
-            load_snapshot(&self.db).map_err(|e| StorageIOError::read_snapshot(None, &boxed(e)))?;
+            load_snapshot(&self.dir).map_err(|e| StorageIOError::read_snapshot(None, &boxed(e)))?;
         Ok(stored.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }
