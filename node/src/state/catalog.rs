@@ -344,6 +344,7 @@ impl StateData {
             }
             CatalogCommand::UpdateCheck { node, check_id, status, output, now_ms } => {
                 let mut found = false;
+                let mut changed_any = false;
                 for (n, checks) in c.checks.iter_mut() {
                     if node.as_ref().is_some_and(|want| want != n) {
                         continue;
@@ -351,8 +352,12 @@ impl StateData {
                     if let Some(k) = checks.get_mut(check_id) {
                         found = true;
                         let expires = k.ttl_ms.map(|t| now_ms + t);
-                        if k.status == *status && k.output == *output && k.ttl_ms.is_none() {
-                            continue; // Unchanged: Consul does not write it again.
+                        if k.status == *status && k.output == *output {
+                            // Unchanged: a heartbeat only moves the TTL deadline. Consul's
+                            // agent does not write it to the catalog, so nothing visible (no
+                            // index, no blocking query) moves.
+                            k.expires_at_ms = expires;
+                            continue;
                         }
                         if *status == CheckStatus::Critical {
                             if k.status != CheckStatus::Critical {
@@ -366,10 +371,15 @@ impl StateData {
                         k.output = output.clone();
                         k.expires_at_ms = expires;
                         k.modify_index = index;
+                        changed_any = true;
                     }
                 }
                 if !found {
                     return Err(format!("Unknown check ID {check_id:?}"));
+                }
+                if !changed_any {
+                    dirty.catalog = true;
+                    return Ok(());
                 }
             }
             CatalogCommand::ExpireChecks { now_ms } => {

@@ -184,6 +184,25 @@ def blocking_queries_wake_only_for_what_they_watch():
     took = time.time() - t
     eq([e["Key"] for e in entries], ["wp/1"], "prefix watch")
     assert 0.9 < took < 4, f"prefix watch returned after {took:.2f}s"
+    # A service's health: TTL heartbeats that change nothing do not wake it; a failure does.
+    c.agent.service.register("hb", service_id="hb", check={"ttl": "30s", "status": "passing"})
+    idx, _ = c.health.service("hb")
+    stop = threading.Event()
+
+    def heartbeats():
+        while not stop.wait(0.2):
+            c.agent.check.ttl_pass("service:hb")
+
+    threading.Thread(target=heartbeats, daemon=True).start()
+    threading.Timer(1.5, lambda: c.agent.check.ttl_fail("service:hb", notes="down")).start()
+    t = time.time()
+    _, entries = c.health.service("hb", index=idx, wait="5s")
+    took = time.time() - t
+    stop.set()
+    statuses = sorted(k["Status"] for k in entries[0]["Checks"])
+    eq(statuses, ["critical", "passing"], "woken by the failure (serfHealth still passing)")
+    assert 1.3 < took < 4, f"health watch returned after {took:.2f}s (heartbeats woke it?)"
+    c.agent.service.deregister("hb")
     # Without a change the query lasts its wait.
     idx, _ = c.kv.get("wp/", recurse=True)
     t = time.time()
