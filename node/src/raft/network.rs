@@ -20,8 +20,10 @@
 //! scaled to its size ([`large_append_deadline`]), and when openraft, after its timeout,
 //! sends the same entries again (same term, same `prev_log_id`), the new call waits for the
 //! append already on the wire instead of sending it again, and reports what it achieved
-//! (`PartialSuccess` when the new request asked for more). So a batch is transferred once,
-//! not resent forever.
+//! (`PartialSuccess` when the new request asked for more), after a fresh empty append at the
+//! matched position confirms the peer still acknowledges this leader now (openraft counts a
+//! success as an acknowledgement at the time the call started). So a batch is transferred
+//! once, not resent forever.
 //!
 //! Snapshot chunks travel with their data in base64 ([`SnapshotChunk`]), not as a JSON array
 //! of numbers (up to four times the size).
@@ -342,6 +344,29 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         self.pending = None;
         if matches!(outcome, Ok(Err(()))) {
             tracing::warn!(target = self.target, entries, bytes, "peer refused append (413)");
+        }
+        let matched = match &outcome {
+            Ok(Ok(AppendEntriesResponse::Success)) => Some(sent_last),
+            Ok(Ok(AppendEntriesResponse::PartialSuccess(m))) => Some(*m),
+            _ => None,
+        };
+        if let (true, Some(matched)) = (joins, matched) {
+            // The peer acknowledged an append sent by an earlier call, before openraft
+            // started this one; openraft takes a success as the peer's acknowledgement at this
+            // call's start (its leader lease and read-index rounds count on that). So confirm
+            // with a fresh, empty append at the matched position before reporting it.
+            let confirm = AppendEntriesRequest::<TypeConfig> {
+                vote: rpc.vote,
+                prev_log_id: matched,
+                leader_commit: rpc.leader_commit,
+                entries: vec![],
+            };
+            return match self.call("append", &confirm, &option).await? {
+                AppendEntriesResponse::Success if matched < last => {
+                    Ok(AppendEntriesResponse::PartialSuccess(matched))
+                }
+                other => Ok(other),
+            };
         }
         self.report(outcome, entries, sent_last, last)
     }
