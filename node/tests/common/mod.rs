@@ -237,7 +237,7 @@ impl Cluster {
         for id in self.addrs.keys() {
             let text = std::fs::read_to_string(self.log_path(*id)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(300)..];
+            let tail = &lines[lines.len().saturating_sub(100)..];
             eprintln!("----- node {id} log (last {} lines) -----\n{}", tail.len(), tail.join("\n"));
         }
     }
