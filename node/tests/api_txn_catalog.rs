@@ -164,7 +164,7 @@ async fn health_passing_follows_ttl_checks() -> TestResult {
     assert_eq!(status, 200);
     let passing = get_json(&c, leader, "/v1/health/service/api?passing").await?;
     assert_eq!(passing[0]["Node"]["Node"], format!("node-{follower}"));
-    // Unknown check ids are a 404; so is another agent's check.
+    // Unknown check ids are a 404.
     let r = c.http.put(c.url(leader, "/v1/agent/check/pass/nope")).send().await?;
     assert_eq!(r.status().as_u16(), 404);
     Ok(())

@@ -159,7 +159,9 @@ impl From<RaftOpError> for ApiError {
     fn from(e: RaftOpError) -> ApiError {
         match e {
             RaftOpError::NotLeader { .. } => ApiError::NoLeader,
-            RaftOpError::Other(s) => ApiError::Internal(format!("rpc error: {s}")),
+            RaftOpError::QuorumNotReached(s) | RaftOpError::Other(s) => {
+                ApiError::Internal(format!("rpc error: {s}"))
+            }
         }
     }
 }
@@ -208,10 +210,21 @@ impl Node {
         }
     }
 
+    /// A read-index round. A round that did not hear from a quorum in time (openraft gives
+    /// each peer one heartbeat interval) is tried again until [`RAFT_TIMEOUT`], as Consul's
+    /// `VerifyLeader` waits for the quorum rather than failing on a slow peer.
     async fn linearizable(&self) -> Result<(), ApiError> {
-        match tokio::time::timeout(RAFT_TIMEOUT, self.raft.linearizable_barrier()).await {
-            Ok(r) => r.map_err(ApiError::from),
-            Err(_) => Err(ApiError::Timeout),
+        let deadline = Instant::now() + RAFT_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.raft.linearizable_barrier()).await {
+                Ok(Err(RaftOpError::QuorumNotReached(e))) if Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "read-index round short of a quorum; again");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(r) => return r.map_err(ApiError::from),
+                Err(_) => return Err(ApiError::Timeout),
+            }
         }
     }
 

@@ -47,6 +47,10 @@ pub enum RaftOpError {
     /// This node is not the leader; `leader` is who it thinks leads (if anyone).
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<(NodeId, String)> },
+    /// A read-index round did not hear from a quorum in time (a slow or unreachable peer);
+    /// nothing changed, and a later round may succeed.
+    #[error("raft: {0}")]
+    QuorumNotReached(String),
     /// The outcome is unknown (e.g. leadership lost mid-way, or Raft shut down).
     #[error("raft: {0}")]
     Other(String),
@@ -163,6 +167,9 @@ impl RaftNode {
             )) => Err(RaftOpError::NotLeader {
                 leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
             }),
+            Err(openraft::error::RaftError::APIError(
+                openraft::error::CheckIsLeaderError::QuorumNotEnough(q),
+            )) => Err(RaftOpError::QuorumNotReached(q.to_string())),
             Err(e) => Err(RaftOpError::Other(e.to_string())),
         }
     }
