@@ -82,6 +82,9 @@ pub struct NodeArgs {
     /// Take a snapshot (and later purge the log before it) every this many applied entries.
     #[arg(long, default_value_t = 10_000)]
     pub snapshot_logs: u64,
+    /// The shortest session TTL accepted (Consul's `session_ttl_min`, default 10s).
+    #[arg(long, default_value = "10s", value_parser = parse_ms)]
+    pub session_ttl_min: u64,
     /// Enable a bug switch (repeatable). Test fixtures only: see the crate docs.
     #[arg(long = "bug", value_enum)]
     pub bugs: Vec<Bug>,
@@ -99,7 +102,13 @@ pub struct NodeConfig {
     pub heartbeat_ms: u64,
     pub election_timeout_ms: u64,
     pub snapshot_logs: u64,
+    pub session_ttl_min_ms: u64,
     pub bugs: BTreeSet<Bug>,
+}
+
+/// A Go-style duration (`10s`, `500ms`, `1m`) in milliseconds, for flags.
+fn parse_ms(s: &str) -> Result<u64, String> {
+    crate::api::parse_duration(s).map(|d| d.as_millis() as u64)
 }
 
 impl NodeConfig {
@@ -136,6 +145,7 @@ impl NodeConfig {
             heartbeat_ms: args.heartbeat_ms,
             election_timeout_ms: args.election_timeout_ms,
             snapshot_logs: args.snapshot_logs.max(1),
+            session_ttl_min_ms: args.session_ttl_min,
             bugs: args.bugs.into_iter().collect(),
         })
     }
@@ -146,6 +156,11 @@ impl NodeConfig {
 
     /// Consul-style node name.
     pub fn node_name(&self) -> String {
-        format!("node-{}", self.id)
+        node_name(self.id)
     }
+}
+
+/// The catalog (and gossip) name of the node with Raft id `id`.
+pub fn node_name(id: u64) -> String {
+    format!("node-{id}")
 }

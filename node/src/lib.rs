@@ -14,6 +14,9 @@
 //! - [`raft`]: all openraft glue: types, redb store, peer transport, leader lease.
 //! - [`gossip`]: SWIM membership and failure detection over UDP.
 //! - [`api`]: the Consul-style HTTP API, one file per area.
+//! - [`serf`]: the leader keeps the servers in the catalog (`serfHealth`, `consul`) from
+//!   gossip.
+//! - [`checks`]: this node runs its own HTTP and TCP health checks.
 //! - [`server`]: wires everything together and runs the node.
 //!
 //! # Errors
@@ -21,9 +24,11 @@
 //! [`config::ConfigError`]); setup paths that only report use `anyhow`.
 
 pub mod api;
+pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod gossip;
 pub mod raft;
+pub mod serf;
 pub mod server;
 pub mod state;

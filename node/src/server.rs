@@ -53,17 +53,25 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let gossip = Gossip::start(cfg.id, cfg.bind, advertise, seeds)
         .await
         .with_context(|| format!("binding gossip UDP on {}", cfg.bind))?;
-    let http =
-        reqwest::Client::builder().no_proxy().connect_timeout(Duration::from_secs(2)).build()?;
+    // No pooled connections: a request forwarded to a leader that just died then fails to
+    // connect (safe to retry, see `api::forward`) instead of dying on a stale connection
+    // after it may have been sent.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(2))
+        .pool_max_idle_per_host(0)
+        .build()?;
     let batcher = api::batch::Batcher::start(raft.clone());
     let ctx =
         Arc::new(api::Node { cfg: cfg.clone(), raft: raft.clone(), clock, gossip, http, batcher });
-    let app = api::router(ctx.clone()).merge(crate::raft::http::routes(raft.raft.clone()));
+    let app = api::router(ctx.clone()).merge(crate::raft::http::routes(&raft));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(id = cfg.id, bind = %cfg.bind, peers = ?cfg.peers, "node listening");
     if !cfg.join {
         raft.bootstrap(&cfg.peers).await?;
     }
+    tokio::spawn(crate::serf::reconcile(ctx.clone()));
+    tokio::spawn(crate::checks::run(ctx.clone()));
     tokio::spawn(reaper(ctx));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -44,8 +44,8 @@ async fn get_put_delete_with_consul_shapes_and_indices() -> TestResult {
     let v: Value = serde_json::from_str(&body)?;
     assert_eq!(v[0]["CreateIndex"], modify);
     assert!(v[0]["ModifyIndex"].as_u64() > Some(modify));
-    // Flags stay when not given.
-    assert_eq!(v[0]["Flags"], 42);
+    // A PUT without ?flags stores Flags 0, as Consul's KVSPut does.
+    assert_eq!(v[0]["Flags"], 0);
 
     // ?raw gives the bare value.
     let (_, _, raw) = c.get(leader, "/v1/kv/app/a?raw").await?;

@@ -11,6 +11,14 @@ use common::Cluster;
 use common::TestResult;
 use serde_json::Value;
 
+/// A cluster accepting 1 s session TTLs (Consul's minimum, 10 s, would make these tests
+/// slow), once every node is in the catalog with `serfHealth` passing.
+async fn sessions_cluster(bugs: &[&str]) -> TestResult<Cluster> {
+    let c = Cluster::start_with(3, bugs, &["--session-ttl-min", "1s"]);
+    c.wait_serf_healthy(Duration::from_secs(10)).await?;
+    Ok(c)
+}
+
 async fn create(c: &Cluster, id: u64, body: &str) -> TestResult<String> {
     let r = c.http.put(c.url(id, "/v1/session/create")).body(body.to_owned()).send().await?;
     let status = r.status().as_u16();
@@ -36,7 +44,7 @@ async fn holder(c: &Cluster, id: u64, key: &str) -> TestResult<Option<String>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn session_lifecycle() -> TestResult {
-    let c = Cluster::start(3, &[]);
+    let c = sessions_cluster(&[]).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let follower = c.other_than(leader);
     let sid = create(&c, follower, r#"{"Name":"web-lock","TTL":"30s","LockDelay":"1s"}"#).await?;
@@ -67,7 +75,7 @@ async fn session_lifecycle() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn locks_acquire_release_and_exclude() -> TestResult {
-    let c = Cluster::start(3, &[]);
+    let c = sessions_cluster(&[]).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let a = create(&c, leader, r#"{"LockDelay":"0s"}"#).await?;
     let b = create(&c, leader, r#"{"LockDelay":"0s"}"#).await?;
@@ -113,7 +121,7 @@ async fn locks_acquire_release_and_exclude() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ttl_expiry_releases_the_lock_and_lock_delay_holds_it_back() -> TestResult {
-    let c = Cluster::start(3, &[]);
+    let c = sessions_cluster(&[]).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let a = create(&c, leader, r#"{"TTL":"1s","LockDelay":"1500ms"}"#).await?;
     let b = create(&c, leader, r#"{"LockDelay":"0s"}"#).await?;
@@ -144,7 +152,7 @@ async fn ttl_expiry_releases_the_lock_and_lock_delay_holds_it_back() -> TestResu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_behavior_and_clock_offset_expire_sessions() -> TestResult {
-    let c = Cluster::start(3, &[]);
+    let c = sessions_cluster(&[]).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let a = create(&c, leader, r#"{"TTL":"60s","Behavior":"delete","LockDelay":"0s"}"#).await?;
     assert_eq!(
@@ -167,7 +175,7 @@ async fn delete_behavior_and_clock_offset_expire_sessions() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lock_no_session_check_bug_lets_a_dead_session_acquire() -> TestResult {
-    let c = Cluster::start(3, &["lock-no-session-check"]);
+    let c = sessions_cluster(&["lock-no-session-check"]).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let s = c.status(leader).await?;
     assert_eq!(s["Bugs"], serde_json::json!(["lock-no-session-check"]));

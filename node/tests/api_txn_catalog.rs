@@ -67,6 +67,7 @@ async fn txn_applies_all_or_nothing() -> TestResult {
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_register_query_and_deregister() -> TestResult {
     let c = Cluster::start(3, &[]);
+    c.wait_serf_healthy(Duration::from_secs(10)).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let follower = c.other_than(leader);
     for (node, addr, port) in [("web-1", "10.0.0.1", 80), ("web-2", "10.0.0.2", 8080)] {
@@ -84,7 +85,8 @@ async fn catalog_register_query_and_deregister() -> TestResult {
     assert_eq!(put_json(&c, leader, "/v1/catalog/register", &reg).await?, (200, "true".into()));
 
     let services = get_json(&c, follower, "/v1/catalog/services").await?;
-    assert_eq!(services, json!({"db": ["primary"], "web": ["v1"]}));
+    // The servers are catalog nodes too, with the `consul` service.
+    assert_eq!(services, json!({"consul": [], "db": ["primary"], "web": ["v1"]}));
     let web = get_json(&c, follower, "/v1/catalog/service/web").await?;
     let web = web.as_array().ok_or("array")?;
     assert_eq!(web.len(), 2);
@@ -92,7 +94,7 @@ async fn catalog_register_query_and_deregister() -> TestResult {
     assert_eq!(web[0]["Address"], "10.0.0.1");
     assert_eq!(web[1]["ServicePort"], 8080);
     assert_eq!(get_json(&c, leader, "/v1/catalog/service/web?tag=v2").await?, json!([]));
-    assert_eq!(get_json(&c, leader, "/v1/catalog/nodes").await?.as_array().map(Vec::len), Some(3));
+    assert_eq!(get_json(&c, leader, "/v1/catalog/nodes").await?.as_array().map(Vec::len), Some(6));
 
     let dereg = json!({"Node": "web-2", "ServiceID": "web"});
     assert_eq!(put_json(&c, leader, "/v1/catalog/deregister", &dereg).await?, (200, "true".into()));
@@ -107,25 +109,31 @@ async fn catalog_register_query_and_deregister() -> TestResult {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_passing_follows_ttl_checks() -> TestResult {
     let c = Cluster::start(3, &[]);
+    c.wait_serf_healthy(Duration::from_secs(10)).await?;
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
     let follower = c.other_than(leader);
-    for (node, status) in [("api-1", "passing"), ("api-2", "passing")] {
-        let reg = json!({
-            "Node": node, "Address": "10.1.0.1",
-            "Service": {"ID": "api", "Service": "api", "Port": 9000},
-            "Check": {"CheckID": format!("ttl-{node}"), "Name": "ttl", "ServiceID": "api",
-                      "Status": status, "Definition": {"TTL": "1s"}},
-        });
-        assert_eq!(put_json(&c, leader, "/v1/catalog/register", &reg).await?, (200, "true".into()));
+    // Two agents each register an instance with a TTL check (agent API: checks are local).
+    for (agent, status) in [(leader, "passing"), (follower, "passing")] {
+        let reg = json!({"Name": "api", "ID": "api", "Port": 9000,
+                         "Check": {"TTL": "1s", "Status": status}});
+        let (code, body) = put_json(&c, agent, "/v1/agent/service/register", &reg).await?;
+        assert_eq!(code, 200, "{body}");
     }
     let all = get_json(&c, follower, "/v1/health/service/api").await?;
     assert_eq!(all.as_array().map(Vec::len), Some(2));
-    assert_eq!(all[0]["Checks"][0]["Status"], "passing");
+    let statuses: Vec<&str> = all[0]["Checks"]
+        .as_array()
+        .ok_or("checks")?
+        .iter()
+        .filter_map(|k| k["Status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["passing", "passing"], "serfHealth and the TTL check");
     assert_eq!(all[0]["Service"]["Port"], 9000);
-    // Keep api-1 alive with heartbeats; api-2's TTL runs out and it drops from ?passing.
+    // Keep the leader's instance alive with heartbeats; the follower's TTL runs out.
+    let me = format!("node-{leader}");
     let t = Instant::now();
     loop {
-        let r = c.http.put(c.url(follower, "/v1/agent/check/pass/ttl-api-1")).send().await?;
+        let r = c.http.put(c.url(leader, "/v1/agent/check/pass/service:api")).send().await?;
         assert_eq!(r.status().as_u16(), 200);
         let passing = get_json(&c, follower, "/v1/health/service/api?passing").await?;
         let nodes: Vec<&str> = passing
@@ -134,24 +142,28 @@ async fn health_passing_follows_ttl_checks() -> TestResult {
             .iter()
             .filter_map(|e| e["Node"]["Node"].as_str())
             .collect();
-        if nodes == ["api-1"] {
+        if nodes == [me.as_str()] {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(6), "api-2 never went critical: {nodes:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(6),
+            "the TTL check never went critical: {nodes:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let all = get_json(&c, leader, "/v1/health/service/api").await?;
-    assert_eq!(all[1]["Checks"][0]["Status"], "critical");
-    assert_eq!(all[1]["Checks"][0]["Output"], "TTL expired");
+    let checks = get_json(&c, leader, &format!("/v1/health/node/node-{follower}")).await?;
+    let ttl = checks.as_array().ok_or("array")?.iter().find(|k| k["CheckID"] == "service:api");
+    assert_eq!(ttl.map(|k| k["Status"].clone()), Some(json!("critical")));
+    assert_eq!(ttl.map(|k| k["Output"].clone()), Some(json!("TTL expired")));
     // A failing heartbeat, then a passing one, via the other endpoints.
-    let r = c.http.put(c.url(leader, "/v1/agent/check/fail/ttl-api-1?note=down")).send().await?;
+    let r = c.http.put(c.url(leader, "/v1/agent/check/fail/service:api?note=down")).send().await?;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(get_json(&c, leader, "/v1/health/service/api?passing").await?, json!([]));
     let upd = json!({"Status": "passing", "Output": "ok"});
-    let (status, _) = put_json(&c, leader, "/v1/agent/check/update/ttl-api-2", &upd).await?;
+    let (status, _) = put_json(&c, follower, "/v1/agent/check/update/service:api", &upd).await?;
     assert_eq!(status, 200);
     let passing = get_json(&c, leader, "/v1/health/service/api?passing").await?;
-    assert_eq!(passing[0]["Node"]["Node"], "api-2");
+    assert_eq!(passing[0]["Node"]["Node"], format!("node-{follower}"));
     // Unknown check ids are a 404.
     let r = c.http.put(c.url(leader, "/v1/agent/check/pass/nope")).send().await?;
     assert_eq!(r.status().as_u16(), 404);

@@ -19,7 +19,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
         let dir = tempfile::tempdir().map_err(|e| io(e.to_string()))?;
         let db = node::raft::store::open_db(&dir.path().join("raft.redb"))
             .map_err(|e| io(e.to_string()))?;
-        let (log, sm) = node::raft::store::open(db, true).map_err(|e| io(e.to_string()))?;
+        let (log, sm) =
+            node::raft::store::open(db, dir.path(), true).map_err(|e| io(e.to_string()))?;
         Ok((dir, log, sm))
     }
 }

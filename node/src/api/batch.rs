@@ -8,6 +8,9 @@
 //!
 //! A caller that gave up (its request timed out) is dropped from the queue before proposing,
 //! so a write answered "unknown" does not reach Raft long after its client stopped waiting.
+//!
+//! A batch is bounded by count and by bytes ([`MAX_BATCH_BYTES`]), so one entry never grows
+//! past what a single append should carry.
 
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
@@ -20,6 +23,10 @@ use crate::state::CommandResponse;
 
 /// At most this many commands per entry, to bound entry size.
 const MAX_BATCH: usize = 256;
+/// A batch closes once its commands add up to this many bytes (a lone command may be
+/// bigger: up to one 512 KiB value, or one transaction of up to 512 KiB), so an entry stays
+/// well under what one append carries (`raft::network::APPEND_BYTES`).
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
 type Reply = oneshot::Sender<Result<(u64, CommandResponse), ApiError>>;
 
@@ -32,11 +39,28 @@ impl Batcher {
     pub fn start(raft: RaftNode) -> Batcher {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Command, Reply)>();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
+            let mut carry: Option<(Command, Reply)> = None;
+            loop {
+                let first = match carry.take() {
+                    Some(c) => c,
+                    None => match rx.recv().await {
+                        Some(c) => c,
+                        None => break,
+                    },
+                };
+                let mut bytes = first.0.approx_bytes();
                 let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
+                while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                     match rx.try_recv() {
-                        Ok(next) => batch.push(next),
+                        Ok(next) => {
+                            let size = next.0.approx_bytes();
+                            if bytes + size > MAX_BATCH_BYTES {
+                                carry = Some(next);
+                                break;
+                            }
+                            bytes += size;
+                            batch.push(next);
+                        }
                         Err(_) => break,
                     }
                 }

@@ -82,6 +82,20 @@ pub async fn join(State(ctx): State<Ctx>, Query(p): Query<Params>) -> Response {
     }
 }
 
+/// `PUT /v1/faultline/propose` (internal): proposes a JSON [`crate::state::Command`] on the
+/// leader and answers its JSON [`crate::state::CommandResponse`]. Agent-local endpoints use
+/// it through [`super::Node::propose_anywhere`].
+pub async fn propose(State(ctx): State<Ctx>, body: axum::body::Bytes) -> Response {
+    let cmd: crate::state::Command = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return ApiError::BadRequest(format!("bad command: {e}")).into_response(),
+    };
+    match ctx.propose(cmd).await {
+        Ok((index, resp)) => Json(json!({ "Index": index, "Response": resp })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 pub async fn leave(State(ctx): State<Ctx>, Query(p): Query<Params>) -> Response {
     let id = match id_param(&p) {
         Ok(id) => id,

@@ -9,10 +9,12 @@
 //! - `DELETE` (`?recurse`, `?cas`) answers `true` or `false`.
 
 use axum::Json;
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -22,7 +24,6 @@ use serde_json::json;
 use super::ApiError;
 use super::Ctx;
 use super::Params;
-use super::with_index;
 use crate::config::Bug;
 use crate::state::Command;
 use crate::state::CommandResponse;
@@ -65,13 +66,55 @@ pub async fn put(
     State(ctx): State<Ctx>,
     Path(key): Path<String>,
     Query(p): Query<Params>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
-    write(ctx, key, p, body).await.unwrap_or_else(|e| e.into_response())
+    async move { write(ctx, key, p, value_body(&headers, body).await?).await }
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }
 
-pub async fn put_root(State(ctx): State<Ctx>, Query(p): Query<Params>, body: Bytes) -> Response {
-    write(ctx, String::new(), p, body).await.unwrap_or_else(|e| e.into_response())
+pub async fn put_root(
+    State(ctx): State<Ctx>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    async move { write(ctx, String::new(), p, value_body(&headers, body).await?).await }
+        .await
+        .unwrap_or_else(|e| e.into_response())
+}
+
+/// Consul's `kv_max_value_size` default (512 KiB): larger values are refused.
+pub const KV_MAX_VALUE_SIZE: usize = 512 * 1024;
+
+fn too_large(size: usize) -> ApiError {
+    // Consul's KVSPut message, word for word.
+    ApiError::TooLarge(format!(
+        "Request body({size} bytes) too large, max size: {KV_MAX_VALUE_SIZE} bytes. See \
+         https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size."
+    ))
+}
+
+/// A KV value: refused with 413 when its Content-Length (or, without one, its actual size)
+/// is over [`KV_MAX_VALUE_SIZE`], before anything is proposed.
+async fn value_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared
+        && n > KV_MAX_VALUE_SIZE
+    {
+        return Err(too_large(n));
+    }
+    let bytes = axum::body::to_bytes(body, KV_MAX_VALUE_SIZE + 1)
+        .await
+        .map_err(|_| too_large(KV_MAX_VALUE_SIZE + 1))?;
+    if bytes.len() > KV_MAX_VALUE_SIZE {
+        return Err(too_large(bytes.len()));
+    }
+    Ok(bytes)
 }
 
 pub async fn delete(
@@ -86,6 +129,7 @@ pub async fn delete_root(State(ctx): State<Ctx>, Query(p): Query<Params>) -> Res
     remove(ctx, String::new(), p).await.unwrap_or_else(|e| e.into_response())
 }
 
+#[derive(PartialEq)]
 enum Answer {
     Entries(Vec<KvEntry>),
     Keys(Vec<String>),
@@ -112,26 +156,27 @@ async fn read(ctx: Ctx, key: String, p: Params) -> Result<Response, ApiError> {
                         names.push(name);
                     }
                 }
-                (s.indexes.kv, Answer::Keys(names))
+                (s.prefix_index(&key), Answer::Keys(names))
             } else if recurse {
-                (s.indexes.kv, Answer::Entries(s.entries_with_prefix(&key)))
+                (s.prefix_index(&key), Answer::Entries(s.entries_with_prefix(&key)))
             } else {
-                match s.kv.get(&key) {
-                    Some(e) => (e.modify_index, Answer::Entries(vec![e.clone()])),
-                    None => (s.indexes.kv, Answer::Entries(vec![])),
-                }
+                // Consul's KVS.Get answers the KV table's index, whether the key exists or
+                // not; a blocking GET still wakes only when this key changes.
+                (s.indexes.kv, Answer::Entries(s.kv.get(&key).cloned().into_iter().collect()))
             }
         })
         .await?;
-    let leader = ctx.raft.leader().is_some();
     let resp = match answer {
-        Answer::Keys(k) if k.is_empty() => StatusCode::NOT_FOUND.into_response(),
+        // Consul: no keys under the root is an empty list, under a prefix a 404.
+        Answer::Keys(k) if k.is_empty() && !key.is_empty() => StatusCode::NOT_FOUND.into_response(),
         Answer::Keys(k) => Json(k).into_response(),
         Answer::Entries(e) if e.is_empty() => StatusCode::NOT_FOUND.into_response(),
-        Answer::Entries(e) if p.contains_key("raw") => e[0].value.clone().into_response(),
+        Answer::Entries(e) if p.contains_key("raw") => {
+            ([(axum::http::header::CONTENT_TYPE, "text/plain")], e[0].value.clone()).into_response()
+        }
         Answer::Entries(e) => Json(e.iter().map(entry_json).collect::<Vec<_>>()).into_response(),
     };
-    Ok(with_index(index, leader, resp))
+    Ok(ctx.with_meta(index, &p, resp))
 }
 
 fn parse_u64(p: &Params, name: &str) -> Result<Option<u64>, ApiError> {
@@ -148,12 +193,12 @@ async fn write(ctx: Ctx, key: String, p: Params, body: Bytes) -> Result<Response
     if key.is_empty() {
         return Err(ApiError::BadRequest("Missing key name".into()));
     }
-    let flags = parse_u64(&p, "flags")?;
+    // Consul: a PUT without ?flags stores Flags 0 (it does not keep the old flags).
+    let flags = Some(parse_u64(&p, "flags")?.unwrap_or(0));
     let value = body.to_vec();
+    conflicting(&p, &["cas", "acquire", "release"])?;
     let op = match (p.get("acquire"), p.get("release"), parse_u64(&p, "cas")?) {
-        (Some(_), Some(_), _) => {
-            return Err(ApiError::BadRequest("Conflicting flags: acquire and release".into()));
-        }
+        (Some(_), Some(_), _) => unreachable_conflict()?,
         (Some(session), None, _) => TxnOp::Lock { key, value, flags, session: session.clone() },
         (None, Some(session), _) => TxnOp::Unlock { key, value, flags, session: session.clone() },
         (None, None, Some(index)) => TxnOp::Cas { key, value, flags, index },
@@ -162,7 +207,22 @@ async fn write(ctx: Ctx, key: String, p: Params, body: Bytes) -> Result<Response
     single_op_answer(run_txn(&ctx, vec![op]).await?)
 }
 
+/// Consul's `conflictingFlags`: at most one of these query flags (400 otherwise).
+fn conflicting(p: &Params, flags: &[&str]) -> Result<(), ApiError> {
+    if flags.iter().filter(|f| p.contains_key(**f)).count() > 1 {
+        let mut given: Vec<String> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        given.sort();
+        return Err(ApiError::BadRequest(format!("Conflicting flags: {}\n", given.join("&"))));
+    }
+    Ok(())
+}
+
+fn unreachable_conflict() -> Result<TxnOp, ApiError> {
+    Err(ApiError::BadRequest("Conflicting flags: acquire and release\n".into()))
+}
+
 async fn remove(ctx: Ctx, key: String, p: Params) -> Result<Response, ApiError> {
+    conflicting(&p, &["recurse", "cas"])?;
     let op = match (p.contains_key("recurse"), parse_u64(&p, "cas")?) {
         (true, _) => TxnOp::DeleteTree { prefix: key },
         (false, Some(index)) => TxnOp::DeleteCas { key, index },

@@ -47,10 +47,18 @@ pub enum RaftOpError {
     /// This node is not the leader; `leader` is who it thinks leads (if anyone).
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<(NodeId, String)> },
+    /// A read-index round did not hear from a quorum in time (a slow or unreachable peer);
+    /// nothing changed, and a later round may succeed.
+    #[error("raft: {0}")]
+    QuorumNotReached(String),
     /// The outcome is unknown (e.g. leadership lost mid-way, or Raft shut down).
     #[error("raft: {0}")]
     Other(String),
 }
+
+/// How long one snapshot chunk (and the install of the whole snapshot, at the last chunk)
+/// may take before the leader gives up and starts the transfer again.
+const SNAPSHOT_CHUNK_TIMEOUT_MS: u64 = 10_000;
 
 /// Timing knobs of the Raft instance.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +79,8 @@ pub struct RaftNode {
     /// The last applied log index; changes wake blocking queries.
     pub applied: tokio::sync::watch::Receiver<u64>,
     pub lease: lease::LeaseTracker,
+    /// When this node last accepted an append from a leader (Consul's `LastContact`).
+    pub last_contact: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl RaftNode {
@@ -92,11 +102,15 @@ impl RaftNode {
             // Keep a tail of the log behind the snapshot so briefly lagging followers catch up
             // from the log; far-behind ones get the snapshot.
             max_in_snapshot_log_to_keep: timing.snapshot_logs / 10,
+            // Snapshots travel in 1 MiB chunks (base64 on the wire, well under the peer body
+            // limit); each chunk, and the install at the last one, may take this long.
+            snapshot_max_chunk_size: network::SNAPSHOT_CHUNK,
+            install_snapshot_timeout: SNAPSHOT_CHUNK_TIMEOUT_MS,
             ..Default::default()
         };
         let config = Arc::new(config.validate()?);
         let db = store::open_db(&data_dir.join("raft.redb"))?;
-        let (log_store, state_machine) = store::open(db, fsync)?;
+        let (log_store, state_machine) = store::open(db, data_dir, fsync)?;
         let state = state_machine.shared_state();
         let applied = state_machine.applied_watch();
         let network = network::HttpNetwork::new()?;
@@ -113,7 +127,8 @@ impl RaftNode {
             Duration::from_millis(timing.heartbeat_ms),
             clock,
         );
-        Ok(RaftNode { id, raft, state, applied, lease })
+        let last_contact = Arc::new(std::sync::Mutex::new(None));
+        Ok(RaftNode { id, raft, state, applied, lease, last_contact })
     }
 
     /// Bootstraps a fresh cluster with these voters; a no-op on an already initialised store.
@@ -152,7 +167,18 @@ impl RaftNode {
             )) => Err(RaftOpError::NotLeader {
                 leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
             }),
+            Err(openraft::error::RaftError::APIError(
+                openraft::error::CheckIsLeaderError::QuorumNotEnough(q),
+            )) => Err(RaftOpError::QuorumNotReached(q.to_string())),
             Err(e) => Err(RaftOpError::Other(e.to_string())),
+        }
+    }
+
+    /// Milliseconds since this node last accepted an append from a leader (u64::MAX if never).
+    pub fn last_contact_ms(&self) -> u64 {
+        match self.last_contact.lock().ok().and_then(|g| *g) {
+            Some(t) => t.elapsed().as_millis() as u64,
+            None => u64::MAX,
         }
     }
 

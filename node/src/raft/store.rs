@@ -8,6 +8,8 @@
 //!   tables (sessions, catalog, indexes, last applied, membership, snapshot).
 //! - `sm_kv`: the state machine's KV table, one row per key, rewritten only for touched keys.
 //!
+//! The current snapshot lives beside the database in `snapshot.bin` (see [`save_snapshot`]).
+//!
 //! Every apply batch is one write transaction with the same durability as the log. Mixing
 //! non-durable and durable redb commits was tried (non-durable applies, made durable by the
 //! next fsynced append) and lost acknowledged writes in the crash test, so in normal mode
@@ -71,13 +73,17 @@ pub fn open_db(path: &Path) -> anyhow::Result<Arc<Database>> {
     Ok(Arc::new(db))
 }
 
-/// The log store and state machine over one database.
-pub fn open(db: Arc<Database>, fsync: bool) -> anyhow::Result<(LogStore, StateMachineStore)> {
+/// The log store and state machine over one database; snapshots go to files in `dir`.
+pub fn open(
+    db: Arc<Database>,
+    dir: &Path,
+    fsync: bool,
+) -> anyhow::Result<(LogStore, StateMachineStore)> {
     let log = LogStore {
         db: db.clone(),
         durability: if fsync { Durability::Immediate } else { Durability::None },
     };
-    let sm = StateMachineStore::load(db, log.durability)?;
+    let sm = StateMachineStore::load(db, dir.to_path_buf(), log.durability)?;
     Ok((log, sm))
 }
 
@@ -128,12 +134,23 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    fn read_range(&self, range: impl RangeBounds<u64>) -> anyhow::Result<Vec<Entry<TypeConfig>>> {
+    /// The entries in `range`, stopping once they add up to more than `budget` stored bytes
+    /// (always at least one entry when the range is not empty).
+    fn read_range(
+        &self,
+        range: impl RangeBounds<u64>,
+        budget: usize,
+    ) -> anyhow::Result<Vec<Entry<TypeConfig>>> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(LOG)?;
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         for row in t.range(range)? {
             let (_, v) = row?;
+            bytes += v.value().len();
+            if bytes > budget && !out.is_empty() {
+                break;
+            }
             out.push(serde_json::from_slice(v.value())?);
         }
         Ok(out)
@@ -190,7 +207,19 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
-        self.read_range(range).map_err(|e| StorageIOError::read_logs(&boxed(e)).into())
+        self.read_range(range, usize::MAX).map_err(|e| StorageIOError::read_logs(&boxed(e)).into())
+    }
+
+    /// What replication sends in one append: bounded by bytes as well as by openraft's
+    /// entry count (see [`super::network`]), so large values cannot make an append too big
+    /// to finish within the heartbeat interval.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        self.read_range(start..end, super::network::APPEND_BYTES / 16 * 15)
+            .map_err(|e| StorageIOError::read_logs(&boxed(e)).into())
     }
 }
 
@@ -252,16 +281,46 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// What a snapshot holds: the whole state plus where in the log it was taken.
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta<NodeId, openraft::BasicNode>,
-    data: Vec<u8>,
+type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
+
+/// Stores a snapshot in `dir/snapshot.bin` (the meta's length, the meta as JSON, then the
+/// data), written to a temporary file, fsynced and renamed over the old one. A file, not a
+/// redb table: writing tens of MB in a redb transaction would hold redb's single writer
+/// lock, stalling every log append and apply meanwhile.
+fn save_snapshot(dir: &Path, meta: &Meta, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let meta = serde_json::to_vec(meta)?;
+    let tmp = dir.join("snapshot.bin.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&(meta.len() as u64).to_le_bytes())?;
+    f.write_all(&meta)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join("snapshot.bin"))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn load_snapshot(dir: &Path) -> anyhow::Result<Option<(Meta, Vec<u8>)>> {
+    let path = dir.join("snapshot.bin");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let bad = || anyhow::anyhow!("{}: truncated snapshot file", path.display());
+    let len: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+    let len = usize::try_from(u64::from_le_bytes(len))?;
+    let meta = bytes.get(8..8 + len).ok_or_else(bad)?;
+    let meta: Meta = serde_json::from_slice(meta)?;
+    Ok(Some((meta, bytes[8 + len..].to_vec())))
 }
 
 #[derive(Clone)]
 pub struct StateMachineStore {
     db: Arc<Database>,
+    dir: std::path::PathBuf,
     state: Arc<RwLock<StateData>>,
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, openraft::BasicNode>,
@@ -271,7 +330,11 @@ pub struct StateMachineStore {
 }
 
 impl StateMachineStore {
-    fn load(db: Arc<Database>, durability: Durability) -> anyhow::Result<StateMachineStore> {
+    fn load(
+        db: Arc<Database>,
+        dir: std::path::PathBuf,
+        durability: Durability,
+    ) -> anyhow::Result<StateMachineStore> {
         let mut state = StateData::default();
         {
             let tx = db.begin_read()?;
@@ -284,6 +347,7 @@ impl StateMachineStore {
         state.sessions = get_meta(&db, "sm_sessions")?.unwrap_or_default();
         state.catalog = get_meta(&db, "sm_catalog")?.unwrap_or_default();
         state.indexes = get_meta(&db, "sm_indexes")?.unwrap_or_default();
+        state.graveyard = get_meta(&db, "sm_graveyard")?.unwrap_or_default();
         let last_applied: Option<LogId<NodeId>> = get_meta(&db, "sm_last_applied")?.flatten();
         let membership = get_meta(&db, "sm_membership")?.unwrap_or_default();
         let snapshot_seq = get_meta(&db, "snapshot_seq")?.unwrap_or(0);
@@ -291,6 +355,7 @@ impl StateMachineStore {
             tokio::sync::watch::channel(last_applied.map(|l| l.index).unwrap_or(0));
         Ok(StateMachineStore {
             db,
+            dir,
             state: Arc::new(RwLock::new(state)),
             last_applied,
             membership,
@@ -341,6 +406,9 @@ impl StateMachineStore {
             if dirty.catalog {
                 put_meta(&mut m, "sm_catalog", &state.catalog)?;
             }
+            if dirty.graveyard {
+                put_meta(&mut m, "sm_graveyard", &state.graveyard)?;
+            }
             put_meta(&mut m, "sm_indexes", &state.indexes)?;
             put_meta(&mut m, "sm_last_applied", &self.last_applied)?;
             put_meta(&mut m, "sm_membership", &self.membership)?;
@@ -363,6 +431,7 @@ impl StateMachineStore {
             let mut m = tx.open_table(META)?;
             put_meta(&mut m, "sm_sessions", &data.sessions)?;
             put_meta(&mut m, "sm_catalog", &data.catalog)?;
+            put_meta(&mut m, "sm_graveyard", &data.graveyard)?;
             put_meta(&mut m, "sm_indexes", &data.indexes)?;
             put_meta(&mut m, "sm_last_applied", &self.last_applied)?;
             put_meta(&mut m, "sm_membership", &self.membership)?;
@@ -380,8 +449,11 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let data = serde_json::to_vec(&*self.read_state())
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        // Copy the state under the lock and serialise it outside, so applies (and the reads
+        // waiting on them) are not held up while a large state is encoded.
+        let copy = self.read_state().clone();
+        let data = serde_json::to_vec(&copy).map_err(|e| StorageIOError::read_state_machine(&e))?;
+        drop(copy);
         self.snapshot_seq += 1;
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.snapshot_seq),
@@ -392,18 +464,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             last_membership: self.membership.clone(),
             snapshot_id,
         };
-        let stored = StoredSnapshot { meta: meta.clone(), data: data.clone() };
-        let save = || -> anyhow::Result<()> {
-            let tx = self.db.begin_write()?;
-            {
-                let mut m = tx.open_table(META)?;
-                put_meta(&mut m, "snapshot", &stored)?;
-                put_meta(&mut m, "snapshot_seq", &self.snapshot_seq)?;
-            }
-            tx.commit()?;
-            Ok(())
-        };
-        save().map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &boxed(e)))?;
+        save_snapshot(&self.dir, &meta, &data)
+            .and_then(|()| {
+                write_meta(&self.db, "snapshot_seq", &self.snapshot_seq, self.durability)
+            })
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &boxed(e)))?;
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
@@ -466,16 +531,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.membership = meta.last_membership.clone();
         self.replace_all(data)
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &boxed(e)))?;
-        let stored = StoredSnapshot { meta: meta.clone(), data: bytes };
-        write_meta(&self.db, "snapshot", &stored, Durability::Immediate)
+        save_snapshot(&self.dir, meta, &bytes)
             .map_err(|e| StorageIOError::write_snapshot(sig, &boxed(e)))?;
         self.publish_applied();
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let stored: Option<StoredSnapshot> = get_meta(&self.db, "snapshot")
-            .map_err(|e| StorageIOError::read_snapshot(None, &boxed(e)))?;
-        Ok(stored.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(Cursor::new(s.data)) }))
+        let stored =
+            load_snapshot(&self.dir).map_err(|e| StorageIOError::read_snapshot(None, &boxed(e)))?;
+        Ok(stored.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }

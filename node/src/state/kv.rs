@@ -85,6 +85,36 @@ pub enum TxnOp {
     },
 }
 
+impl TxnOp {
+    /// The key (or prefix) this operation names.
+    pub fn key(&self) -> &str {
+        match self {
+            TxnOp::Set { key, .. }
+            | TxnOp::Cas { key, .. }
+            | TxnOp::Lock { key, .. }
+            | TxnOp::Unlock { key, .. }
+            | TxnOp::Get { key }
+            | TxnOp::CheckIndex { key, .. }
+            | TxnOp::CheckSession { key, .. }
+            | TxnOp::CheckNotExists { key }
+            | TxnOp::Delete { key }
+            | TxnOp::DeleteCas { key, .. } => key,
+            TxnOp::GetTree { prefix } | TxnOp::DeleteTree { prefix } => prefix,
+        }
+    }
+
+    /// The size of the value this operation writes (0 for reads, checks and deletes).
+    pub fn value_len(&self) -> usize {
+        match self {
+            TxnOp::Set { value, .. }
+            | TxnOp::Cas { value, .. }
+            | TxnOp::Lock { value, .. }
+            | TxnOp::Unlock { value, .. } => value.len(),
+            _ => 0,
+        }
+    }
+}
+
 /// Why a transaction did not apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxnError {
@@ -117,29 +147,76 @@ impl StateData {
         // Undo log: the first-seen prior value of every key this transaction touches.
         let mut undo: Vec<(String, Option<KvEntry>)> = Vec::new();
         let mut results = Vec::new();
-        let mut wrote = false;
         for (op_index, op) in ops.iter().enumerate() {
             let step = self.apply_op(index, op, now_ms, check_session, &mut undo, &mut results);
-            match step {
-                Ok(w) => wrote |= w,
-                Err((kind, what)) => {
-                    for (key, prior) in undo.into_iter().rev() {
-                        match prior {
-                            Some(e) => self.kv.insert(key, e),
-                            None => self.kv.remove(&key),
-                        };
-                    }
-                    return Err(TxnError { op_index, kind, what });
+            if let Err((kind, what)) = step {
+                for (key, prior) in undo.into_iter().rev() {
+                    match prior {
+                        Some(e) => self.kv.insert(key, e),
+                        None => self.kv.remove(&key),
+                    };
                 }
+                return Err(TxnError { op_index, kind, what });
             }
         }
-        if wrote {
-            self.indexes.kv = index;
+        // As in Consul, only a real change moves the table index: rewriting a key with the
+        // same value, flags and session, or deleting an absent key, changes nothing.
+        let mut changed = false;
+        for (key, prior) in undo {
+            if self.kv.get(&key) != prior.as_ref() {
+                changed = true;
+                if prior.is_some() && !self.kv.contains_key(&key) {
+                    self.tombstone(key.clone(), index);
+                }
+                dirty.kv_keys.insert(key);
+            }
         }
-        for (key, _) in undo {
-            dirty.kv_keys.insert(key);
+        if changed {
+            self.indexes.kv = index;
+            dirty.graveyard = true;
         }
         Ok(results)
+    }
+
+    /// Remembers that `key` was deleted at `index` (Consul's KV graveyard), so a prefix
+    /// read's index still moves when a key under it is deleted. Old tombstones are dropped
+    /// once there are many (Consul reaps them after a while too).
+    fn tombstone(&mut self, key: String, index: u64) {
+        const MAX_TOMBSTONES: usize = 10_000;
+        self.graveyard.insert(key, index);
+        if self.graveyard.len() > MAX_TOMBSTONES {
+            let mut indexes: Vec<u64> = self.graveyard.values().copied().collect();
+            indexes.sort_unstable();
+            let cut = indexes[indexes.len() / 2];
+            self.graveyard.retain(|_, i| *i > cut);
+        }
+    }
+
+    /// Consul's index for a read under `prefix`: the highest ModifyIndex of the entries
+    /// and tombstones under it, or the KV table's index when there are none (or the prefix
+    /// is empty).
+    pub fn prefix_index(&self, prefix: &str) -> u64 {
+        if prefix.is_empty() {
+            return self.indexes.kv;
+        }
+        let live = self
+            .kv
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| e.modify_index)
+            .max()
+            .unwrap_or(0);
+        let dead = self
+            .graveyard
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, i)| *i)
+            .max()
+            .unwrap_or(0);
+        match live.max(dead) {
+            0 => self.indexes.kv,
+            i => i,
+        }
     }
 
     /// Applies one op; `Ok(true)` when it wrote.
@@ -170,6 +247,9 @@ impl StateData {
                 Ok(true)
             }
             TxnOp::Lock { key, value, flags, session } => {
+                if session.is_empty() {
+                    return Err((TxnErrorKind::InvalidSession, "missing session".into()));
+                }
                 if check_session && !self.sessions.by_id.contains_key(session) {
                     return Err((
                         TxnErrorKind::InvalidSession,
@@ -202,6 +282,9 @@ impl StateData {
                 }
             }
             TxnOp::Unlock { key, value, flags, session } => {
+                if session.is_empty() {
+                    return Err((TxnErrorKind::InvalidSession, "missing session".into()));
+                }
                 let held_by = self.kv.get(key).and_then(|e| e.session.clone());
                 if held_by.as_deref() != Some(session.as_str()) {
                     return conflict(format!("key {key:?} is not locked by session {session:?}"));
@@ -233,15 +316,22 @@ impl StateData {
                     results.push(without_value(e));
                     Ok(false)
                 }
-                Some(e) => conflict(format!("current modify index {} != {want}", e.modify_index)),
-                None => conflict(format!("key {key:?} doesn't exist")),
+                Some(e) => conflict(format!(
+                    "failed index check for key {key:?}, current modify index {} != {want}",
+                    e.modify_index
+                )),
+                None => conflict(format!("failed to check index, key {key:?} doesn't exist")),
             },
             TxnOp::CheckSession { key, session } => match self.kv.get(key) {
                 Some(e) if e.session.as_deref() == Some(session.as_str()) => {
                     results.push(without_value(e));
                     Ok(false)
                 }
-                _ => conflict(format!("key {key:?} is not locked by session {session:?}")),
+                Some(e) => conflict(format!(
+                    "failed session check for key {key:?}, current session {:?} != {session:?}",
+                    e.session.as_deref().unwrap_or("")
+                )),
+                None => conflict(format!("failed to check session, key {key:?} doesn't exist")),
             },
             TxnOp::CheckNotExists { key } => match self.kv.contains_key(key) {
                 true => conflict(format!("key {key:?} exists")),
@@ -252,7 +342,10 @@ impl StateData {
                 Ok(true)
             }
             TxnOp::DeleteCas { key, index: want } => {
-                let current = self.kv.get(key).map(|e| e.modify_index).unwrap_or(0);
+                // Consul: a cas delete of an absent key succeeds (there is nothing to delete).
+                let Some(current) = self.kv.get(key).map(|e| e.modify_index) else {
+                    return Ok(false);
+                };
                 if current != *want {
                     return conflict(format!("failed to delete key {key:?}, index is stale"));
                 }
@@ -302,7 +395,14 @@ impl StateData {
                 session: None,
             },
         };
-        let entry = edit(base);
+        let mut entry = edit(base);
+        // An identical rewrite keeps the entry as it was, indexes included (Consul's
+        // kvsSetTxn skips the write when the entry is unchanged).
+        if let Some(old) = self.kv.get(key)
+            && (KvEntry { modify_index: old.modify_index, ..entry.clone() }) == *old
+        {
+            entry.modify_index = old.modify_index;
+        }
         results.push(without_value(&entry));
         self.kv.insert(key.to_owned(), entry);
     }
@@ -335,7 +435,15 @@ impl StateData {
 
 /// Consul returns written entries without their value.
 fn without_value(e: &KvEntry) -> KvEntry {
-    KvEntry { value: Vec::new(), ..e.clone() }
+    KvEntry {
+        key: e.key.clone(),
+        value: Vec::new(),
+        flags: e.flags,
+        create_index: e.create_index,
+        modify_index: e.modify_index,
+        lock_index: e.lock_index,
+        session: e.session.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -353,15 +461,41 @@ mod tests {
     #[test]
     fn cas_zero_only_when_absent_and_index_must_match() {
         let mut s = StateData::default();
-        let cas = |i| TxnOp::Cas { key: "k".into(), value: b"v".to_vec(), flags: None, index: i };
-        assert!(txn(&mut s, 5, vec![cas(0)]).is_ok());
+        let cas = |i, v: &str| TxnOp::Cas {
+            key: "k".into(),
+            value: v.as_bytes().to_vec(),
+            flags: None,
+            index: i,
+        };
+        assert!(txn(&mut s, 5, vec![cas(0, "v")]).is_ok());
         assert_eq!(s.kv["k"].modify_index, 5);
-        assert!(txn(&mut s, 6, vec![cas(0)]).is_err());
-        assert!(txn(&mut s, 7, vec![cas(4)]).is_err());
-        assert!(txn(&mut s, 8, vec![cas(5)]).is_ok());
+        assert!(txn(&mut s, 6, vec![cas(0, "w")]).is_err());
+        assert!(txn(&mut s, 7, vec![cas(4, "w")]).is_err());
+        assert!(txn(&mut s, 8, vec![cas(5, "w")]).is_ok());
         assert_eq!(s.kv["k"].create_index, 5);
         assert_eq!(s.kv["k"].modify_index, 8);
         assert_eq!(s.indexes.kv, 8);
+    }
+
+    /// Consul's kvsSetTxn: rewriting a key with what it already holds changes nothing, not
+    /// even the indexes; deleting an absent key neither. A delete leaves a tombstone that
+    /// keeps the prefix's index.
+    #[test]
+    fn identical_rewrites_and_absent_deletes_keep_the_indexes() {
+        let mut s = StateData::default();
+        assert!(txn(&mut s, 3, vec![set("a/k", "v")]).is_ok());
+        assert!(txn(&mut s, 4, vec![set("a/k", "v")]).is_ok());
+        assert_eq!((s.kv["a/k"].modify_index, s.indexes.kv), (3, 3));
+        assert!(txn(&mut s, 5, vec![TxnOp::Delete { key: "nope".into() }]).is_ok());
+        assert_eq!(s.indexes.kv, 3);
+        assert!(txn(&mut s, 6, vec![set("a/k", "w")]).is_ok());
+        assert_eq!((s.kv["a/k"].modify_index, s.indexes.kv), (6, 6));
+        assert!(txn(&mut s, 7, vec![set("b/x", "1")]).is_ok());
+        assert_eq!(s.prefix_index("a/"), 6);
+        assert!(txn(&mut s, 8, vec![TxnOp::Delete { key: "a/k".into() }]).is_ok());
+        assert_eq!(s.prefix_index("a/"), 8);
+        assert_eq!(s.prefix_index("b/"), 7);
+        assert_eq!(s.prefix_index("zzz/"), 8);
     }
 
     #[test]

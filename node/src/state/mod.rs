@@ -68,6 +68,7 @@ pub enum CommandResponse {
 #[derive(Debug, Default)]
 pub struct Dirty {
     pub kv_keys: BTreeSet<String>,
+    pub graveyard: bool,
     pub sessions: bool,
     pub catalog: bool,
 }
@@ -76,6 +77,9 @@ pub struct Dirty {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StateData {
     pub kv: BTreeMap<String, KvEntry>,
+    /// Deleted key -> the index that deleted it (Consul's tombstones), for prefix indexes.
+    #[serde(default)]
+    pub graveyard: BTreeMap<String, u64>,
     pub sessions: SessionTable,
     pub catalog: catalog::Catalog,
     pub indexes: TableIndexes,
@@ -95,6 +99,19 @@ pub struct TableIndexes {
     pub kv: u64,
     pub sessions: u64,
     pub catalog: u64,
+}
+
+impl Command {
+    /// Roughly how many bytes this command adds to a log entry: its KV values (the bulk of
+    /// any large command) plus a small fixed cost per operation.
+    pub fn approx_bytes(&self) -> usize {
+        const PER_OP: usize = 128;
+        match self {
+            Command::Txn { ops, .. } => ops.iter().map(|op| op.value_len() + PER_OP).sum(),
+            Command::Batch(cmds) => cmds.iter().map(Command::approx_bytes).sum(),
+            Command::Session(_) | Command::Catalog(_) => PER_OP * 4,
+        }
+    }
 }
 
 impl StateData {
@@ -128,8 +145,19 @@ pub mod b64 {
         base64::engine::general_purpose::STANDARD.decode(s)
     }
 
+    /// Base64 needs no JSON escaping, so the quoted string is handed to serde_json as a raw
+    /// value: its per-character escape scan is the slowest step of writing a large value
+    /// (log entries, snapshots and peer RPCs all carry values this way).
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&encode(bytes))
+        use serde::Serialize;
+        let mut quoted = String::with_capacity(bytes.len() * 4 / 3 + 6);
+        quoted.push('"');
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut quoted);
+        quoted.push('"');
+        match serde_json::value::RawValue::from_string(quoted) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_str(&encode(bytes)),
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

@@ -3,6 +3,13 @@
 //!
 //! TTL expiry is decided by the leader's clock: the leader proposes [`SessionCommand::Expire`]
 //! with its time, and every replica invalidates the sessions whose deadline has passed by then.
+//! As in Consul, the deadline is [`TTL_MULTIPLIER`] times the TTL after the last renewal
+//! ("the contract is that a session is not expired before the TTL").
+//!
+//! A session is tied to its node and to health checks on it (`NodeChecks`, by default the
+//! node's `serfHealth`), as Consul's state store does it: creating one needs the node
+//! registered and every listed check present and not critical; when one of those checks
+//! turns critical or is removed, or the node is deregistered, the session is invalidated.
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -28,6 +35,9 @@ pub struct Session {
     pub behavior: Behavior,
     /// None: the session never expires by itself.
     pub ttl_ms: Option<u64>,
+    /// Check ids on `node` the session depends on (Consul's `NodeChecks`).
+    #[serde(default)]
+    pub node_checks: Vec<String>,
     /// Clock time (ms) after which the leader invalidates the session.
     pub expires_at_ms: Option<u64>,
     pub create_index: u64,
@@ -44,6 +54,8 @@ pub enum SessionCommand {
         lock_delay_ms: u64,
         behavior: Behavior,
         ttl_ms: Option<u64>,
+        #[serde(default)]
+        node_checks: Vec<String>,
         now_ms: u64,
     },
     Renew {
@@ -60,7 +72,35 @@ pub enum SessionCommand {
     },
 }
 
+/// Consul's `SessionTTLMultiplier`: a session expires this many TTLs after its last renewal.
+pub const TTL_MULTIPLIER: u64 = 2;
+
 impl StateData {
+    /// Invalidates the sessions that depend on check `check_id` of `node` (or on `node`
+    /// itself when `check_id` is None), as Consul does when such a check turns critical or
+    /// goes away.
+    pub(super) fn invalidate_sessions_on(
+        &mut self,
+        index: u64,
+        node: &str,
+        check_id: Option<&str>,
+        now_ms: u64,
+        dirty: &mut Dirty,
+    ) {
+        let ids: Vec<String> = self
+            .sessions
+            .by_id
+            .values()
+            .filter(|s| {
+                s.node == node && check_id.is_none_or(|c| s.node_checks.iter().any(|k| k == c))
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ids {
+            self.invalidate_session(index, &id, now_ms, dirty);
+        }
+    }
+
     pub(super) fn apply_session(
         &mut self,
         index: u64,
@@ -68,9 +108,31 @@ impl StateData {
         dirty: &mut Dirty,
     ) -> Result<Option<Session>, String> {
         match cmd {
-            SessionCommand::Create { id, name, node, lock_delay_ms, behavior, ttl_ms, now_ms } => {
+            SessionCommand::Create {
+                id,
+                name,
+                node,
+                lock_delay_ms,
+                behavior,
+                ttl_ms,
+                node_checks,
+                now_ms,
+            } => {
                 if self.sessions.by_id.contains_key(id) {
                     return Err(format!("session {id:?} already exists"));
+                }
+                // Consul's sessionCreateTxn checks, with its messages.
+                if !self.catalog.nodes.contains_key(node) {
+                    return Err("Missing node registration".into());
+                }
+                for check in node_checks {
+                    match self.catalog.checks.get(node).and_then(|m| m.get(check)) {
+                        None => return Err(format!("Missing check '{check}' registration")),
+                        Some(k) if k.status == super::CheckStatus::Critical => {
+                            return Err(format!("Check '{check}' is in critical state"));
+                        }
+                        Some(_) => {}
+                    }
                 }
                 let s = Session {
                     id: id.clone(),
@@ -79,7 +141,8 @@ impl StateData {
                     lock_delay_ms: *lock_delay_ms,
                     behavior: *behavior,
                     ttl_ms: *ttl_ms,
-                    expires_at_ms: ttl_ms.map(|t| now_ms + t),
+                    node_checks: node_checks.clone(),
+                    expires_at_ms: ttl_ms.map(|t| now_ms + TTL_MULTIPLIER * t),
                     create_index: index,
                     modify_index: index,
                 };
@@ -91,7 +154,7 @@ impl StateData {
                 let Some(s) = self.sessions.by_id.get_mut(id) else {
                     return Ok(None);
                 };
-                s.expires_at_ms = s.ttl_ms.map(|t| now_ms + t);
+                s.expires_at_ms = s.ttl_ms.map(|t| now_ms + TTL_MULTIPLIER * t);
                 let s = s.clone();
                 self.touch_sessions(index, dirty);
                 Ok(Some(s))
@@ -141,6 +204,8 @@ impl StateData {
                 }
                 Behavior::Delete => {
                     self.kv.remove(&key);
+                    self.graveyard.insert(key.clone(), index);
+                    dirty.graveyard = true;
                 }
             }
             if s.lock_delay_ms > 0 {
@@ -172,6 +237,12 @@ mod tests {
     use crate::state::TxnOp;
 
     fn create(s: &mut StateData, index: u64, behavior: Behavior, ttl: Option<u64>) {
+        s.catalog.nodes.entry("node-1".into()).or_insert_with(|| crate::state::CatalogNode {
+            node: "node-1".into(),
+            address: "127.0.0.1".into(),
+            create_index: 1,
+            modify_index: 1,
+        });
         let cmd = SessionCommand::Create {
             id: "s1".into(),
             name: "n".into(),
@@ -179,6 +250,7 @@ mod tests {
             lock_delay_ms: 1000,
             behavior,
             ttl_ms: ttl,
+            node_checks: vec![],
             now_ms: 0,
         };
         s.apply_session(index, &cmd, &mut Dirty::default()).unwrap();
@@ -194,17 +266,21 @@ mod tests {
         let mut s = StateData::default();
         create(&mut s, 1, Behavior::Release, Some(10_000));
         assert!(lock(&mut s, 2, 0));
-        assert!(!s.has_expired_sessions(9_999));
-        assert!(s.has_expired_sessions(10_000));
+        // Consul's multiplier: not before 2 x TTL.
+        assert!(!s.has_expired_sessions(19_999));
+        assert!(s.has_expired_sessions(20_000));
         s.apply_session(3, &SessionCommand::Expire { now_ms: 10_000 }, &mut Dirty::default())
+            .unwrap();
+        assert_eq!(s.sessions.by_id.len(), 1, "not expired at 1 x TTL");
+        s.apply_session(3, &SessionCommand::Expire { now_ms: 20_000 }, &mut Dirty::default())
             .unwrap();
         assert!(s.sessions.by_id.is_empty());
         assert_eq!(s.kv["l"].session, None);
         assert_eq!(s.kv["l"].modify_index, 3);
         // A new session cannot take the key during lock-delay, but can after it.
         create(&mut s, 4, Behavior::Release, None);
-        assert!(!lock(&mut s, 5, 10_500));
-        assert!(lock(&mut s, 6, 11_001));
+        assert!(!lock(&mut s, 5, 20_500));
+        assert!(lock(&mut s, 6, 21_001));
         assert_eq!(s.kv["l"].lock_index, 2);
     }
 

@@ -164,6 +164,32 @@ impl Cluster {
         }
     }
 
+    /// Waits until the leader's catalog lists every running node with `serfHealth` passing
+    /// (the leader registers them from gossip; sessions need it).
+    pub async fn wait_serf_healthy(&self, within: Duration) -> TestResult {
+        let deadline = Instant::now() + within;
+        loop {
+            let want: Vec<String> = self.children.keys().map(|id| format!("node-{id}")).collect();
+            if let Ok(leader) = self.wait_leader(Duration::from_secs(1)).await
+                && let Ok((200, _, body)) = self.get(leader, "/v1/health/state/passing").await
+            {
+                let checks: Vec<Value> = serde_json::from_str(&body)?;
+                let healthy = |n: &String| {
+                    checks.iter().any(|k| k["Node"] == n.as_str() && k["CheckID"] == "serfHealth")
+                };
+                if want.iter().all(healthy) {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(
+                    format!("serfHealth not passing for all nodes within {within:?}").into()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Some running node other than `not`.
     pub fn other_than(&self, not: u64) -> u64 {
         *self.children.keys().find(|id| **id != not).expect("another node")
@@ -211,7 +237,7 @@ impl Cluster {
         for id in self.addrs.keys() {
             let text = std::fs::read_to_string(self.log_path(*id)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(30)..];
+            let tail = &lines[lines.len().saturating_sub(100)..];
             eprintln!("----- node {id} log (last {} lines) -----\n{}", tail.len(), tail.join("\n"));
         }
     }
