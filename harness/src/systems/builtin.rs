@@ -6,7 +6,8 @@
 //! Each node gets its own data dir and log under the run directory and listens on its
 //! host address at Consul's port (HTTP API, Raft RPCs and gossip share it). Bug
 //! switches (`--node-bug`) are passed to every node as `--bug NAME`. Setup waits
-//! until every node serves a consistent read. Its clock is injected: the clock
+//! until every node serves a consistent read and is in the catalog with its
+//! `serfHealth` check passing (as a Consul client needs before it makes a session). Its clock is injected: the clock
 //! nemesis moves a node's clock with `PUT /v1/faultline/clock?offset_ms=N`.
 //!
 //! Outcomes, the Jepsen way (see [`crate::client`]): a read that got no value is
@@ -188,6 +189,24 @@ impl Builtin {
         spec
     }
 
+    /// Ready as a Consul client needs it: a consistent read goes through the leader
+    /// (404: the key is absent, which is fine), and the node is in the catalog with
+    /// its `serfHealth` check passing (until then Consul refuses to create a session
+    /// on it: `Missing node registration`).
+    async fn ready(&self, node: usize) -> Result<(), String> {
+        let url = format!("{}/v1/kv/faultline-health?consistent", self.url(node));
+        probe(self.http.get(url), Some(404)).await?;
+        let url = format!("{}/v1/health/node/node-{}", self.url(node), node + 1);
+        let reply = exchange(self.http.get(url).timeout(Duration::from_secs(1))).await;
+        let Reply::Answer { status: 200, body } = &reply else { return Err(reply.describe()) };
+        let checks: Json = serde_json::from_str(body).map_err(|e| format!("{body:?}: {e}"))?;
+        let passing = checks.as_array().into_iter().flatten().any(|c| {
+            c.get("CheckID").and_then(Json::as_str) == Some("serfHealth")
+                && c.get("Status").and_then(Json::as_str) == Some("passing")
+        });
+        if passing { Ok(()) } else { Err(format!("serfHealth not passing yet: {body}")) }
+    }
+
     async fn leader_addr(&self, node: usize) -> Option<String> {
         let url = format!("{}/v1/status/leader", self.url(node));
         let resp = self.http.get(url).timeout(Duration::from_millis(500)).send().await.ok()?;
@@ -207,12 +226,7 @@ impl System for Builtin {
     }
 
     fn setup(&self) -> BoxFuture<'_, Result<(), SystemError>> {
-        // 404: the key is absent, and the read went through the leader: healthy.
-        let probe = |n: usize| {
-            let url = format!("{}/v1/kv/faultline-health?consistent", self.url(n));
-            probe(self.http.get(url), Some(404))
-        };
-        Box::pin(self.cluster.start_all(|n| self.spec(n), probe))
+        Box::pin(self.cluster.start_all(|n| self.spec(n), |n| self.ready(n)))
     }
 
     fn teardown(&self) -> Result<(), SystemError> {

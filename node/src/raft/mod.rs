@@ -148,12 +148,7 @@ impl RaftNode {
     pub async fn propose(&self, cmd: Command) -> Result<(u64, CommandResponse), RaftOpError> {
         match self.raft.client_write(cmd).await {
             Ok(resp) => Ok((resp.log_id.index, resp.data)),
-            Err(openraft::error::RaftError::APIError(
-                openraft::error::ClientWriteError::ForwardToLeader(f),
-            )) => Err(RaftOpError::NotLeader {
-                leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
-            }),
-            Err(e) => Err(RaftOpError::Other(e.to_string())),
+            Err(e) => Err(write_error(e)),
         }
     }
 
@@ -215,17 +210,11 @@ impl RaftNode {
 
     /// Adds `id` as a learner, waits for it to catch up, then makes it a voter.
     pub async fn join(&self, id: NodeId, addr: String) -> Result<(), RaftOpError> {
-        self.raft
-            .add_learner(id, BasicNode { addr }, true)
-            .await
-            .map_err(|e| RaftOpError::Other(e.to_string()))?;
+        self.raft.add_learner(id, BasicNode { addr }, true).await.map_err(write_error)?;
         let mut voters: std::collections::BTreeSet<NodeId> =
             self.voters().into_iter().map(|(id, _)| id).collect();
         voters.insert(id);
-        self.raft
-            .change_membership(voters, false)
-            .await
-            .map_err(|e| RaftOpError::Other(e.to_string()))?;
+        self.raft.change_membership(voters, false).await.map_err(write_error)?;
         Ok(())
     }
 
@@ -233,10 +222,20 @@ impl RaftNode {
     pub async fn leave(&self, id: NodeId) -> Result<(), RaftOpError> {
         let voters: std::collections::BTreeSet<NodeId> =
             self.voters().into_iter().map(|(v, _)| v).filter(|v| *v != id).collect();
-        self.raft
-            .change_membership(voters, false)
-            .await
-            .map_err(|e| RaftOpError::Other(e.to_string()))?;
+        self.raft.change_membership(voters, false).await.map_err(write_error)?;
         Ok(())
+    }
+}
+
+/// A write's error: "not the leader" (nothing was proposed here, so the request may be
+/// held and retried: see `api::forward`), or anything else.
+fn write_error(
+    e: openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, BasicNode>>,
+) -> RaftOpError {
+    match e {
+        openraft::error::RaftError::APIError(
+            openraft::error::ClientWriteError::ForwardToLeader(f),
+        ) => RaftOpError::NotLeader { leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)) },
+        e => RaftOpError::Other(e.to_string()),
     }
 }
