@@ -64,6 +64,14 @@ pub trait Family: Send + Sync + 'static {
     /// the same way for the same config: that is what replay relies on.
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault>;
 
+    /// Draws the family's first fault of a leader-aware schedule
+    /// ([`ScheduleConfig::leader_aware`]): the one aimed at the current leader
+    /// when the family has one (a partition isolating the primaries), else an
+    /// ordinary [`Family::draw`].
+    fn draw_leading(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
+        self.draw(config, rng)
+    }
+
     /// The value of the history's invoke for `fault`: what it intends.
     fn value(&self, fault: &Fault) -> Result<Value>;
 
@@ -127,6 +135,7 @@ registry! {
     kill: KILL, KILL_ALL;
     stop: STOP;
     clock: CLOCK;
+    membership: MEMBERSHIP;
 }
 
 /// The built-in family called `name` (the `--nemesis` word); the error lists
