@@ -29,12 +29,14 @@ pub const MIN_INTERVAL_MS: u64 = 1_000;
 /// The interval that lets a run of `duration_ms` play `families` faults (one
 /// round of a leader-aware schedule): `DEFAULT_INTERVAL_MS` when it fits, else
 /// shorter, down to `MIN_INTERVAL_MS`. A fault starts at odd multiples of the
-/// interval and heals one interval later, so `d / 2f` fits `f` faults.
+/// interval and heals one interval later, so `d / 2f` would fit `f` faults
+/// exactly; one interval more is kept spare, for faults that take long to apply
+/// (a membership change, a restart) and push the rest later.
 pub fn interval_for(families: usize, duration_ms: u64) -> u64 {
     if families == 0 {
         return DEFAULT_INTERVAL_MS;
     }
-    (duration_ms / (2 * families as u64)).clamp(MIN_INTERVAL_MS, DEFAULT_INTERVAL_MS)
+    (duration_ms / (2 * families as u64 + 1)).clamp(MIN_INTERVAL_MS, DEFAULT_INTERVAL_MS)
 }
 
 /// The options that tune faults (`faultline test`'s `--targets`, `--loss-percent`,
@@ -317,8 +319,8 @@ mod tests {
     #[test]
     fn the_interval_adapts_so_one_round_fits() {
         assert_eq!(interval_for(1, 30_000), DEFAULT_INTERVAL_MS);
-        assert_eq!(interval_for(3, 20_000), 3_333);
-        assert_eq!(interval_for(8, 20_000), 1_250);
+        assert_eq!(interval_for(3, 20_000), 2_857);
+        assert_eq!(interval_for(8, 20_000), 1_176);
         assert_eq!(interval_for(30, 20_000), MIN_INTERVAL_MS);
         let r = Registry::builtin();
         for n in 1..=8 {
@@ -367,9 +369,43 @@ mod tests {
                 panic!("starts with a fault")
             };
             let p = crate::families::partition::Partition::of(fault).expect("a partition");
-            assert_eq!(p.spec.shape, crate::PartitionShape::Primaries, "seed {seed}: {fault:?}");
+            assert_eq!(
+                p.spec.shape,
+                crate::PartitionShape::LeaderMinority,
+                "seed {seed}: {fault:?}"
+            );
             assert!(s.config.shapes.contains(&crate::PartitionShape::Primaries));
+            assert!(s.config.shapes.contains(&crate::PartitionShape::LeaderMinority));
             assert!(s.config.leader_aware);
+        }
+        // With several families, the faults aimed at the leader come first.
+        let mixed = names(&["kill", "pause", "partition", "membership", "loss"]);
+        for seed in 0..10 {
+            let request = Request {
+                seed,
+                nodes: 5,
+                families: &mixed,
+                shapes: &[],
+                interval_ms: None,
+                duration_ms: 30_000,
+                tuning: Tuning { leader_aware: true, ..Tuning::default() },
+            };
+            let s = schedule(&r, &request).expect("schedule");
+            let firsts: Vec<&str> = s
+                .steps
+                .iter()
+                .filter_map(|st| match &st.action {
+                    crate::schedule::Action::Start { fault } => Some(fault.kind.as_str()),
+                    _ => None,
+                })
+                .take(5)
+                .collect();
+            let mut leading = firsts[..2].to_vec();
+            leading.sort_unstable();
+            assert_eq!(leading, ["membership", "partition"], "seed {seed}: {firsts:?}");
+            let mut all = firsts.clone();
+            all.sort_unstable();
+            assert_eq!(all, ["kill", "loss", "membership", "partition", "pause"], "{firsts:?}");
         }
         let tuned = Tuning {
             targets: names(&["minority-third", "primaries"]),

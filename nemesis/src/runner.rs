@@ -49,8 +49,8 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) {
     }
 }
 
-/// Runs every step of `schedule` at its time, measured from the call (or, when
-/// the previous step finished late, half its scheduled gap after it). Checks the
+/// Runs every step of `schedule` at its time, measured from the call (a heal, when
+/// its fault was applied late, half its scheduled gap after it). Checks the
 /// whole schedule first (an unsupported fault refuses the run before anything is
 /// applied). A step that fails is recorded with its error and every node
 /// `indeterminate`, and the run goes on.
@@ -66,12 +66,14 @@ pub fn run_schedule(
     let mut healed_last = false;
     let (mut prev_at, mut prev_done): (u64, Option<Instant>) = (0, None);
     for step in &schedule.steps {
-        // A slow step (a membership change, a heal that restarts nodes) must not
-        // cut the next one short: each step waits at least half its scheduled gap
-        // after the previous one finished, and otherwise keeps to its time.
+        // A slow fault (a membership change, a restart) must not be healed at
+        // once: a heal waits at least half its scheduled gap after the fault was
+        // applied; every other step keeps to its time (catching up when late).
         let scheduled = start + Duration::from_millis(step.at_ms);
-        let spaced = prev_done.map(|done| done + Duration::from_millis((step.at_ms - prev_at) / 2));
-        sleep_until(spaced.map_or(scheduled, |s| s.max(scheduled)), stop);
+        let held = prev_done
+            .filter(|_| step.action == Action::HealAll)
+            .map(|done| done + Duration::from_millis((step.at_ms - prev_at) / 2));
+        sleep_until(held.map_or(scheduled, |h| h.max(scheduled)), stop);
         if stop.load(Ordering::SeqCst) {
             break;
         }

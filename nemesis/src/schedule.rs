@@ -8,10 +8,11 @@
 //! fault is, and how it is drawn, is up to its family ([`crate::families`]).
 //!
 //! A **leader-aware** schedule ([`ScheduleConfig::leader_aware`]) first plays
-//! every requested family once, in a seeded order, each drawing its leading
-//! fault ([`Family::draw_leading`]: a partition isolates the current leader), so
-//! that a run long enough for one round has cut the leader off at least once;
-//! then it draws uniformly as before. Whom "the leader" is gets asked of the
+//! every requested family once: first the faults aimed at the current leader
+//! ([`Family::draw_leading`]: a partition isolating it, its removal from the
+//! members), then one fault of each other family, in a seeded order; so a run
+//! long enough for one round has cut the leader off at least once, early. Then it
+//! draws uniformly as before. Whom "the leader" is gets asked of the
 //! system when the fault is applied, and the history records both the drawn
 //! target (`primaries`) and the nodes it really hit.
 
@@ -368,20 +369,33 @@ impl Schedule {
             family.check(&config)?;
         }
         let mut rng = DrawRng::seed_from_u64(config.seed);
-        let mut first_round: Vec<&'static dyn Family> = Vec::new();
+        // A leader-aware schedule starts with one round of every family: first the
+        // faults aimed at the leader (so they play even if a run is cut short),
+        // then one ordinary fault of each other family, in a seeded order.
+        let mut first_round: Vec<Fault> = Vec::new();
         if config.leader_aware {
-            first_round = families.to_vec();
-            for i in (1..first_round.len()).rev() {
+            let mut order = families.to_vec();
+            for i in (1..order.len()).rev() {
                 let j = rng.random_range(0..=i);
-                first_round.swap(i, j);
+                order.swap(i, j);
             }
-            first_round.reverse(); // popped from the end: the shuffled order
+            let mut others = Vec::new();
+            for family in order {
+                match family.draw_leading(&config, &mut rng) {
+                    Some(fault) => first_round.push(fault?),
+                    None => others.push(family),
+                }
+            }
+            for family in others {
+                first_round.push(family.draw(&config, &mut rng)?);
+            }
+            first_round.reverse(); // popped from the end
         }
         let mut steps = Vec::new();
         let mut t = config.interval_ms;
         while t + config.interval_ms <= config.duration_ms {
             let fault = match first_round.pop() {
-                Some(family) => family.draw_leading(&config, &mut rng)?,
+                Some(fault) => fault,
                 None => {
                     let family = families[rng.random_range(0..families.len())];
                     family.draw(&config, &mut rng)?

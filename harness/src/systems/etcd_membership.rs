@@ -26,6 +26,16 @@ use crate::node_host::{NodeHost, ProcessSpec, node_name};
 /// How long a new member may take to start and publish its name.
 const START_WAIT: Duration = Duration::from_secs(30);
 
+/// How long a removal waits while etcd refuses it as unsafe.
+const UNHEALTHY_WAIT: Duration = Duration::from_secs(8);
+
+/// etcd's answers to a reconfiguration it refused before changing anything
+/// (`ErrUnhealthy`, `ErrNotEnoughStartedMembers` in etcdserver).
+fn refused(reply: &Reply) -> bool {
+    let Reply::Answer { body, .. } = reply else { return false };
+    body.contains("unhealthy cluster") || body.contains("not enough started members")
+}
+
 /// Removes etcd members and adds them back.
 pub struct EtcdMembership {
     pub(super) http: reqwest::Client,
@@ -126,10 +136,34 @@ impl EtcdMembership {
         let Some((id, _, _)) = self.list().await?.into_iter().find(|m| m.2.contains(&peer)) else {
             return Ok(Acted::Unchanged);
         };
-        match self.ask("/v3/cluster/member/remove", &json!({ "ID": id }), Some(node), false).await {
-            Ok(_) => Ok(Acted::Done),
-            Err(Reply::NotSent(e)) => Err(NemesisError::Invalid(format!("member remove: {e}"))),
-            Err(reply) => Err(command_error(format!("member remove {id} (n{})", node + 1), &reply)),
+        let start = Instant::now();
+        loop {
+            let body = json!({ "ID": id });
+            match self.ask("/v3/cluster/member/remove", &body, Some(node), false).await {
+                Ok(_) => return Ok(Acted::Done),
+                Err(Reply::NotSent(e)) => {
+                    return Err(NemesisError::Invalid(format!("member remove: {e}")));
+                }
+                // etcd's strict reconfiguration check refused it, changing nothing:
+                // the remaining members have not all been connected for 5 s (its
+                // HealthInterval), e.g. just after a start or a heal. Wait for them.
+                Err(reply) if refused(&reply) && start.elapsed() < UNHEALTHY_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(reply) if refused(&reply) => {
+                    return Err(NemesisError::Invalid(format!(
+                        "member remove {id} (n{}) refused for {UNHEALTHY_WAIT:?}: {}",
+                        node + 1,
+                        reply.describe()
+                    )));
+                }
+                Err(reply) => {
+                    return Err(command_error(
+                        format!("member remove {id} (n{})", node + 1),
+                        &reply,
+                    ));
+                }
+            }
         }
     }
 

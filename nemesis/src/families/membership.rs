@@ -99,12 +99,10 @@ impl Family for MembershipFamily {
         Ok(RemoveMembers { target, nodes, members: None }.fault())
     }
 
-    fn draw_leading(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
-        if targets(config).contains(&Target::Primaries) {
-            return Ok(RemoveMembers { target: Target::Primaries, nodes: None, members: None }
-                .fault());
-        }
-        self.draw(config, rng)
+    fn draw_leading(&self, config: &ScheduleConfig, _rng: &mut DrawRng) -> Option<Result<Fault>> {
+        targets(config).contains(&Target::Primaries).then(|| {
+            Ok(RemoveMembers { target: Target::Primaries, nodes: None, members: None }.fault())
+        })
     }
 
     fn value(&self, fault: &Fault) -> Result<Value> {
@@ -231,7 +229,8 @@ mod tests {
         config.targets.clear();
         config.leader_aware = true;
         let leading = MEMBERSHIP.draw_leading(&config, &mut DrawRng::seed_from_u64(0));
-        let leading = RemoveMembers::of(&leading.expect("draw")).expect("params");
+        let leading = RemoveMembers::of(&leading.expect("aimed at the leader").expect("draw"))
+            .expect("params");
         assert_eq!(leading.target, Target::Primaries);
         assert!(MEMBERSHIP.check(&ScheduleConfig::new(1, 2, 1000, 10_000)).is_err());
     }

@@ -64,12 +64,13 @@ pub trait Family: Send + Sync + 'static {
     /// the same way for the same config: that is what replay relies on.
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault>;
 
-    /// Draws the family's first fault of a leader-aware schedule
-    /// ([`ScheduleConfig::leader_aware`]): the one aimed at the current leader
-    /// when the family has one (a partition isolating the primaries), else an
-    /// ordinary [`Family::draw`].
-    fn draw_leading(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
-        self.draw(config, rng)
+    /// The family's fault aimed at the current leader, for the first round of a
+    /// leader-aware schedule ([`ScheduleConfig::leader_aware`]): a partition
+    /// isolating the primaries, the leader removed from the members. `None` when
+    /// the family has none (or the config leaves it out); then the round draws an
+    /// ordinary [`Family::draw`], after the leader-aimed ones.
+    fn draw_leading(&self, _config: &ScheduleConfig, _rng: &mut DrawRng) -> Option<Result<Fault>> {
+        None
     }
 
     /// The value of the history's invoke for `fault`: what it intends.

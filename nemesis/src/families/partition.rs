@@ -5,9 +5,13 @@
 //! - **draw**: a shape uniformly from the configured shapes (two-way, then the
 //!   one-way ones: `--partitions one-way-primaries`); its grudge (the set of cut
 //!   directed links) is computed at once, except for `primaries`, which waits for
-//!   apply time to learn who leads. The leading fault of a leader-aware schedule
-//!   is `primaries`: the current leader cut off from everyone (the shape that
-//!   exposes stale reads from a deposed leader).
+//!   apply time to learn who leads (so does `leader-minority`). The leading fault
+//!   of a leader-aware schedule cuts the current leader off from the majority:
+//!   `leader-minority` (the leader with as many followers as a minority holds)
+//!   when the shapes have it, else `primaries` (the leader alone); these are the
+//!   shapes that expose stale reads and lost writes of a deposed leader. A
+//!   leader-aware schedule's default shapes add both (leader-minority from 5
+//!   nodes on, where it differs from primaries).
 //! - **apply**: [`Network::set_partition`](crate::control::Network::set_partition)
 //!   (one atomic nftables transaction), then **verified** by probing every directed
 //!   link: a node is `installed` when its cut links drop packets and its open ones
@@ -90,6 +94,9 @@ impl Shapes {
             shapes.two_way = default_shapes(nodes);
             if leader_aware {
                 shapes.two_way.push(PartitionShape::Primaries);
+                if nodes >= 5 {
+                    shapes.two_way.push(PartitionShape::LeaderMinority);
+                }
             }
             return Ok(shapes);
         }
@@ -127,7 +134,8 @@ impl Family for PartitionFamily {
 
     fn summary(&self) -> &'static str {
         "cut the network by a Jepsen shape (isolate-one, random-halves, majorities-ring, \
-         bridge, primaries: the leader; one-way-SHAPE cuts one direction), verified by probes"
+         bridge, primaries: the leader alone, leader-minority: the leader with a minority; \
+         one-way-SHAPE cuts one direction), verified by probes"
     }
 
     fn needs(&self) -> Needs {
@@ -159,15 +167,18 @@ impl Family for PartitionFamily {
         drawn(spec, config, rng)
     }
 
-    fn draw_leading(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
-        let primaries = PartitionShape::Primaries;
-        if config.shapes.contains(&primaries) {
-            drawn(PartitionSpec::new(primaries), config, rng)
-        } else if config.one_way_shapes.contains(&primaries) {
-            drawn(PartitionSpec::one_way(primaries), config, rng)
-        } else {
-            self.draw(config, rng)
+    fn draw_leading(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Option<Result<Fault>> {
+        // The leader cut off with the most followers it can keep (more of its
+        // clients see what a deposed leader does), else alone.
+        for shape in [PartitionShape::LeaderMinority, PartitionShape::Primaries] {
+            if config.shapes.contains(&shape) {
+                return Some(drawn(PartitionSpec::new(shape), config, rng));
+            }
+            if config.one_way_shapes.contains(&shape) {
+                return Some(drawn(PartitionSpec::one_way(shape), config, rng));
+            }
         }
+        None
     }
 
     fn value(&self, fault: &Fault) -> Result<Value> {
