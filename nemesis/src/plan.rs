@@ -400,9 +400,10 @@ mod tests {
                 })
                 .take(5)
                 .collect();
-            let mut leading = firsts[..2].to_vec();
-            leading.sort_unstable();
-            assert_eq!(leading, ["membership", "partition"], "seed {seed}: {firsts:?}");
+            // The leader isolated first; the slow membership change (aimed at
+            // the leader too) closes the round.
+            assert_eq!(firsts[0], "partition", "seed {seed}: {firsts:?}");
+            assert_eq!(firsts[4], "membership", "seed {seed}: {firsts:?}");
             let mut all = firsts.clone();
             all.sort_unstable();
             assert_eq!(all, ["kill", "loss", "membership", "partition", "pause"], "{firsts:?}");

@@ -10,7 +10,8 @@
 //! A **leader-aware** schedule ([`ScheduleConfig::leader_aware`]) first plays
 //! every requested family once: first the faults aimed at the current leader
 //! ([`Family::draw_leading`]: a partition isolating it, its removal from the
-//! members), then one fault of each other family, in a seeded order; so a run
+//! members), then one fault of each other family, in a seeded order, the slow
+//! ones ([`Family::slow`]: membership changes) last; so a run
 //! long enough for one round has cut the leader off at least once, early. Then it
 //! draws uniformly as before. Whom "the leader" is gets asked of the
 //! system when the fault is applied, and the history records both the drawn
@@ -380,15 +381,21 @@ impl Schedule {
                 order.swap(i, j);
             }
             let mut others = Vec::new();
+            let mut slow = Vec::new();
             for family in order {
                 match family.draw_leading(&config, &mut rng) {
+                    Some(fault) if family.slow() => slow.push(fault?),
                     Some(fault) => first_round.push(fault?),
                     None => others.push(family),
                 }
             }
             for family in others {
-                first_round.push(family.draw(&config, &mut rng)?);
+                let fault = family.draw(&config, &mut rng)?;
+                if family.slow() { slow.push(fault) } else { first_round.push(fault) }
             }
+            // Slow families (membership changes) close the round: drawn in the same
+            // order as the others, played after them.
+            first_round.extend(slow);
             first_round.reverse(); // popped from the end
         }
         let mut steps = Vec::new();

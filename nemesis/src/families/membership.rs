@@ -99,6 +99,10 @@ impl Family for MembershipFamily {
         Ok(RemoveMembers { target, nodes, members: None }.fault())
     }
 
+    fn slow(&self) -> bool {
+        true // a reconfiguration, then a re-added member catching up: seconds each
+    }
+
     fn draw_leading(&self, config: &ScheduleConfig, _rng: &mut DrawRng) -> Option<Result<Fault>> {
         targets(config).contains(&Target::Primaries).then(|| {
             Ok(RemoveMembers { target: Target::Primaries, nodes: None, members: None }.fault())

@@ -73,6 +73,14 @@ pub trait Family: Send + Sync + 'static {
         None
     }
 
+    /// Whether applying or healing its faults takes seconds (a membership change
+    /// waits for the cluster to reconfigure, a re-added member to catch up): a
+    /// leader-aware round plays such families last, so that one slow fault does
+    /// not push the others, or the leader's isolation, past the end of a short run.
+    fn slow(&self) -> bool {
+        false
+    }
+
     /// The value of the history's invoke for `fault`: what it intends.
     fn value(&self, fault: &Fault) -> Result<Value>;
 
