@@ -40,6 +40,23 @@ fn the_smoke_profile_catches_its_bugs_and_keeps_its_controls_valid() {
     let junit = std::fs::read_to_string(dir.path().join("catalog-smoke.junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 3, "{junit}");
     assert!(!junit.contains("<failure") && !junit.contains("<error"), "{junit}");
+    // Each stale-read run cut the leader off first (leader-minority) for about
+    // 5 s: the CAP figures show the majority side serving again after it
+    // elected a new leader, and where the leader was.
+    let runs = std::fs::read_dir(dir.path().join("catalog-builtin-stale-default-reads")).unwrap();
+    let mut seen = 0;
+    for run in runs.flatten().filter(|r| r.file_type().is_ok_and(|t| t.is_dir())) {
+        let results = std::fs::read_to_string(run.path().join("results.json")).unwrap();
+        let results: serde_json::Value = serde_json::from_str(&results).unwrap();
+        let first = &results["cap"][0];
+        assert_eq!(first["shape"], "leader-minority", "{first}");
+        assert_eq!(first["leader_side_at_start"], "minority", "{first}");
+        assert!(first["majority"]["total"].as_u64().unwrap() > 0, "{first}");
+        assert!(first["majority"]["ok"].as_u64().unwrap() > 0, "{first}");
+        assert!(first["majority_recovery_ms"].as_f64().is_some(), "{first}");
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "two stale-read runs");
     assert!(common::processes_under(dir.path()).is_empty(), "no node left running");
 }
 

@@ -128,7 +128,14 @@ fn every_family_plays_on_builtin_and_heals() {
     assert_eq!(first["shape"], "leader-minority", "{first}");
     assert_eq!(first["leader_side_at_start"], "minority", "{first}");
     assert_eq!(first["minority"]["nodes"].as_array().unwrap().len(), 2, "{first}");
-    assert!(first["majority"]["total"].as_u64().unwrap() > 0, "{first}");
+    // With eight families in 20 s this cut lasts about half a second, and every
+    // client may be blocked in it (the leader is on the minority side, the
+    // majority still electing): the figures must be there and consistent; the
+    // catalog's smoke test checks them on 5 s partitions, where clients run.
+    for side in ["majority", "minority"] {
+        let (ok, total) = (&first[side]["ok"], &first[side]["total"]);
+        assert!(ok.as_u64().unwrap() <= total.as_u64().unwrap(), "{first}");
+    }
     assert!(text.contains("leader-minority") && text.contains("majority served again"), "{text}");
     assert!(common::processes_under(dir.path()).is_empty(), "no node left running");
 }
