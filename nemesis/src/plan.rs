@@ -378,6 +378,33 @@ mod tests {
             assert!(s.config.shapes.contains(&crate::PartitionShape::LeaderMinority));
             assert!(s.config.leader_aware);
         }
+        // After the first round, half of the partitions aim at the leader, the
+        // others draw a shape uniformly (two of the six aim at it too): about 2/3.
+        let (mut leading, mut later) = (0, 0);
+        for seed in 0..20 {
+            let request = Request {
+                seed,
+                nodes: 5,
+                families: &partition,
+                shapes: &[],
+                interval_ms: None,
+                duration_ms: 120_000,
+                tuning: Tuning { leader_aware: true, ..Tuning::default() },
+            };
+            let s = schedule(&r, &request).expect("schedule");
+            for step in s.steps.iter().skip(2) {
+                if let crate::schedule::Action::Start { fault } = &step.action {
+                    let p = crate::families::partition::Partition::of(fault).expect("partition");
+                    later += 1;
+                    leading += usize::from(matches!(
+                        p.spec.shape,
+                        crate::PartitionShape::LeaderMinority | crate::PartitionShape::Primaries
+                    ));
+                }
+            }
+        }
+        let share = leading as f64 / later as f64;
+        assert!((0.55..0.8).contains(&share), "{leading} of {later} aimed at the leader");
         // With several families, the faults aimed at the leader come first.
         let mixed = names(&["kill", "pause", "partition", "membership", "loss"]);
         for seed in 0..10 {

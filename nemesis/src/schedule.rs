@@ -13,7 +13,10 @@
 //! members), then one fault of each other family, in a seeded order, the slow
 //! ones ([`Family::slow`]: membership changes) last; so a run
 //! long enough for one round has cut the leader off at least once, early. Then it
-//! draws uniformly as before. Whom "the leader" is gets asked of the
+//! draws families uniformly as before, and half of the faults of a family that
+//! can aim at the leader do (Jepsen draws `primaries` as one partition spec of
+//! several; a bug that needs a deposed leader, like stale reads, then needs many
+//! windows to show). Whom "the leader" is gets asked of the
 //! system when the fault is applied, and the history records both the drawn
 //! target (`primaries`) and the nodes it really hit.
 
@@ -405,7 +408,13 @@ impl Schedule {
                 Some(fault) => fault,
                 None => {
                     let family = families[rng.random_range(0..families.len())];
-                    family.draw(&config, &mut rng)?
+                    // Leader-aware: after the first round, half of the faults of a
+                    // family that can aim at the leader do.
+                    let leading = config.leader_aware && rng.random_bool(0.5);
+                    match leading.then(|| family.draw_leading(&config, &mut rng)).flatten() {
+                        Some(fault) => fault?,
+                        None => family.draw(&config, &mut rng)?,
+                    }
                 }
             };
             steps.push(Step { at_ms: t, action: Action::Start { fault } });
