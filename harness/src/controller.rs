@@ -119,9 +119,9 @@ fn check_numbers(args: &TestArgs) -> Result<(), Failure> {
     {
         return bad(format!("--recovery must be >= 0 seconds, got {r}"));
     }
-    if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
+    if !(args.nemesis_interval >= 0.0 && args.nemesis_interval.is_finite()) {
         return bad(format!(
-            "--nemesis-interval must be > 0 seconds, got {}",
+            "--nemesis-interval must be >= 0 seconds (0: adaptive), got {}",
             args.nemesis_interval
         ));
     }
@@ -165,17 +165,21 @@ fn check_workload(system: &SystemDef, workload: &WorkloadDef) -> Result<(), Fail
 
 /// The requested fault families, each checked against what the run offers: network
 /// control only in the lab, process control when the system's nodes are processes,
-/// the clock as the system says. Returns the families' names and whether the run
-/// goes in the lab (`auto`: whenever there are faults, so runs stay isolated).
+/// the clock and membership as the system says; `all` is every family the run
+/// offers what it needs. Returns the families' names and whether the run goes in
+/// the lab (`auto`: whenever there are faults, so runs stay isolated).
 fn check_faults(
     system: &SystemDef,
     args: &TestArgs,
     registry: &Registry,
 ) -> Result<(Vec<String>, bool), Failure> {
-    let families =
-        lab_nemesis::families(&registry.faults, &args.nemesis).map_err(Failure::bad_input)?;
+    let named: Vec<String> =
+        args.nemesis.iter().filter(|n| n.trim() != nemesis::plan::ALL).cloned().collect();
+    let wants_all = named.len() < args.nemesis.len();
+    let families = lab_nemesis::families(&registry.faults, &named).map_err(Failure::bad_input)?;
     lab_nemesis::check_shapes(&args.partitions).map_err(Failure::bad_input)?;
-    if !families.is_empty() && system.caps.nodes == Nodes::InProcess {
+    let wants_faults = wants_all || !families.is_empty();
+    if wants_faults && system.caps.nodes == Nodes::InProcess {
         return bad(format!(
             "the {} system runs inside the harness: it has no nodes to fault; use --nemesis none",
             system.name
@@ -184,10 +188,18 @@ fn check_faults(
     let in_lab = match args.host {
         HostChoice::Lab => true,
         HostChoice::Loopback => false,
-        HostChoice::Auto => !families.is_empty(),
+        HostChoice::Auto => wants_faults,
     };
     let processes = system.caps.nodes == Nodes::Processes;
-    let offers = lab_nemesis::offers(system.name, in_lab, processes, system.caps.clock);
+    let offers = lab_nemesis::offers(
+        system.name,
+        in_lab,
+        processes,
+        system.caps.clock,
+        system.caps.membership,
+    );
+    let names = lab_nemesis::expand_all(&registry.faults, &args.nemesis, &offers);
+    let families = lab_nemesis::families(&registry.faults, &names).map_err(Failure::bad_input)?;
     lab_nemesis::check(&registry.faults, &families, &offers).map_err(Failure::bad_input)?;
     Ok((families.iter().map(|f| f.name().to_string()).collect(), in_lab))
 }
@@ -416,20 +428,24 @@ impl Run<'_> {
             ClockMethod::Unsupported(why) => ClockSupport::Unsupported { reason: why.into() },
         };
         let nodes = self.plan.args.nodes;
-        let controls = match &self.env.lab {
+        let mut controls = match &self.env.lab {
             Some(lab) => Controls::lab(lab, clock),
             None => Controls::none(nodes)
                 .with_processes(Arc::new(HostProcesses(self.env.host.clone())))
                 .with_clock(clock),
         };
+        if let Some(membership) = system.membership() {
+            controls = controls.with_membership(membership);
+        }
         let args = &self.plan.args;
         let request = FaultRequest {
             seed: self.plan.seed,
             nodes,
             faults: &self.plan.faults,
             shapes: &args.partitions,
-            interval: Duration::from_secs_f64(args.nemesis_interval),
+            interval: args.fixed_nemesis_interval().map(Duration::from_secs_f64),
             duration: Duration::from_secs_f64(args.time_limit),
+            tuning: args.faults.tuning(),
         };
         let hook = lab_nemesis::build_nemesis(
             &self.plan.registry.faults,

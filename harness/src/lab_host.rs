@@ -78,7 +78,15 @@ impl NodeHost for LabHost {
             program: program.clone(),
             source: std::io::Error::other(e),
         };
-        let handle = self.lab.spawn_in(node, spec).map_err(|e| spawn_err(e.to_string()))?;
+        // A node started before keeps its handle (one process per node, however
+        // often it is started over with another spec).
+        let handle = match self.handle(node) {
+            Some(h) => {
+                self.lab.restart_with(h, spec).map_err(|e| spawn_err(e.to_string()))?;
+                h
+            }
+            None => self.lab.spawn_in(node, spec).map_err(|e| spawn_err(e.to_string()))?,
+        };
         self.handles.lock().unwrap_or_else(|p| p.into_inner())[node] = Some(handle);
         self.lab.pid(handle).ok_or_else(|| spawn_err("exited at once".into()))
     }

@@ -18,7 +18,7 @@ use nemesis::clock::ClockMethod;
 use nemesis::control::{Controls, Offer, Offers};
 use nemesis::families::{Family, Registry};
 use nemesis::inject::{HEAL_ALL, Nemesis, Outcome};
-use nemesis::plan::{self, Request};
+use nemesis::plan::{self, Request, Tuning};
 use nemesis::runner::{RunHooks, run_schedule};
 use nemesis::schedule::{Action, Schedule};
 use serde_json::Value as Json;
@@ -26,7 +26,7 @@ use serde_json::Value as Json;
 use crate::runtime::control::{Stats, Stop};
 use crate::runtime::nemesis_hook::{BoxFuture, NemesisHook};
 use crate::runtime::recorder::Recorder;
-use crate::system::System;
+use crate::system::{MembershipMethod, System};
 
 pub struct LabNemesis<S: System + ?Sized> {
     nemesis: Arc<Nemesis>,
@@ -162,8 +162,11 @@ pub struct FaultRequest<'a> {
     pub faults: &'a [String],
     /// `--partitions` shape names (empty: the partition family's defaults).
     pub shapes: &'a [String],
-    pub interval: Duration,
+    /// `None`: adaptive (5 s, or shorter so one round of every family fits).
+    pub interval: Option<Duration>,
     pub duration: Duration,
+    /// Targets, loss, delay, skew, leader-aware (`FaultOptions`).
+    pub tuning: Tuning,
 }
 
 impl FaultRequest<'_> {
@@ -173,10 +176,16 @@ impl FaultRequest<'_> {
             nodes: self.nodes,
             families: self.faults,
             shapes: self.shapes,
-            interval_ms: self.interval.as_millis().max(1) as u64,
+            interval_ms: self.interval.map(|i| i.as_millis().max(1) as u64),
             duration_ms: self.duration.as_millis() as u64,
+            tuning: self.tuning.clone(),
         }
     }
+}
+
+/// `names` with `all` replaced by every family the run offers what it needs.
+pub fn expand_all(registry: &Registry, names: &[String], offers: &Offers) -> Vec<String> {
+    plan::expand_all(registry, names, offers)
 }
 
 /// The families `--nemesis` names, each once (`none` is none); refuses unknown
@@ -187,7 +196,7 @@ pub fn families(registry: &Registry, names: &[String]) -> Result<Vec<&'static dy
 
 /// Refuses a `--partitions` name that is no drawable shape (listing the shapes).
 pub fn check_shapes(names: &[String]) -> Result<(), String> {
-    nemesis::families::partition::shapes_from_names(names, usize::MAX).map(|_| ())
+    nemesis::families::partition::Shapes::from_names(names, usize::MAX, false).map(|_| ())
 }
 
 /// The shape names `--partitions` takes.
@@ -201,9 +210,24 @@ pub fn shape_names() -> Vec<&'static str> {
 /// What a run offers the nemesis: a lab gives network control; nodes that are
 /// processes we run (in a lab, or on a host implementing
 /// [`nemesis::control::Processes`]) give process control; the clock follows the
-/// system's method (libfaketime only in a lab). `system` names it in the reasons.
-pub fn offers(system: &str, in_lab: bool, has_processes: bool, clock: ClockMethod) -> Offers {
+/// system's method (libfaketime only in a lab); membership, the system's (its
+/// nodes must be processes we can restart with empty data). `system` names it in
+/// the reasons.
+pub fn offers(
+    system: &str,
+    in_lab: bool,
+    has_processes: bool,
+    clock: ClockMethod,
+    membership: MembershipMethod,
+) -> Offers {
     Offers {
+        membership: match membership {
+            MembershipMethod::Supported if has_processes => Offer::Yes,
+            MembershipMethod::Supported => {
+                Offer::No(format!("the {system} system has no node processes to restart"))
+            }
+            MembershipMethod::Unsupported(why) => Offer::No(format!("{system}: {why}")),
+        },
         network: if in_lab {
             Offer::Yes
         } else {
@@ -276,8 +300,9 @@ mod tests {
             nodes: 3,
             faults,
             shapes,
-            interval: Duration::from_secs(2),
+            interval: Some(Duration::from_secs(2)),
             duration: Duration::from_secs(30),
+            tuning: Tuning::default(),
         }
     }
 
@@ -294,6 +319,8 @@ mod tests {
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
+
+    const NO: MembershipMethod = MembershipMethod::Unsupported("no hook");
 
     #[test]
     fn the_schedule_is_a_function_of_the_seed_and_the_options() {
@@ -355,21 +382,24 @@ mod tests {
     fn refusals_name_the_family_the_lack_and_what_is_supported() {
         let r = Registry::builtin();
         let loopback =
-            offers("etcd", false, true, ClockMethod::Unsupported("Go ignores libfaketime"));
+            offers("etcd", false, true, ClockMethod::Unsupported("Go ignores libfaketime"), NO);
         let wanted = families(&r, &names(&["kill", "partition"])).unwrap();
         let err = check(&r, &wanted, &loopback).unwrap_err();
         assert!(err.contains("the partition fault needs network control"), "{err}");
         assert!(err.contains("etcd nodes outside a lab share one network"), "{err}");
         assert!(err.contains("supports: pause, kill, kill-all, stop"), "{err}");
-        let memory = offers("memory", false, false, ClockMethod::Unsupported("in-process"));
+        let memory = offers("memory", false, false, ClockMethod::Unsupported("in-process"), NO);
         let err = check(&r, &wanted[..1], &memory).unwrap_err();
         assert!(err.contains("no node processes") && err.contains("supports: none"), "{err}");
         let clock = families(&r, &names(&["clock"])).unwrap();
-        let lab = offers("etcd", true, true, ClockMethod::Unsupported("Go ignores libfaketime"));
+        let lab =
+            offers("etcd", true, true, ClockMethod::Unsupported("Go ignores libfaketime"), NO);
         let err = check(&r, &clock, &lab).unwrap_err();
         assert!(err.contains("etcd: Go ignores libfaketime"), "{err}");
-        assert!(check(&r, &clock, &offers("builtin", false, true, ClockMethod::Injected)).is_ok());
-        let faketime = offers("x", false, true, ClockMethod::Libfaketime);
+        assert!(
+            check(&r, &clock, &offers("builtin", false, true, ClockMethod::Injected, NO)).is_ok()
+        );
+        let faketime = offers("x", false, true, ClockMethod::Libfaketime, NO);
         assert!(check(&r, &clock, &faketime).is_err(), "libfaketime needs the lab");
     }
 
@@ -393,8 +423,9 @@ mod tests {
                 nodes: case["nodes"].as_u64().unwrap() as usize,
                 faults: &faults,
                 shapes: &shapes,
-                interval: Duration::from_secs_f64(2.5),
+                interval: Some(Duration::from_secs_f64(2.5)),
                 duration: Duration::from_secs(40),
+                tuning: Tuning::default(),
             };
             let want = serde_json::to_string(&case["schedule"]).unwrap();
             let via_new = schedule(&Registry::builtin(), &request).unwrap();

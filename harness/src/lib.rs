@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the clap definitions and dispatch; [`options`]: `faultline test`'s
-//!   options (what `test.json` records).
+//!   options (what `test.json` records), with [`fault_options`] (targets, loss,
+//!   delay, skew, the leader-aware schedule).
 //! - [`exit`]: Jepsen's exit codes.
 //! - [`commands`]: one module per subcommand family (`history`, `check`, `lab`,
 //!   `test`, `analyze`, `replay`, `report`, `serve`, `test-all`, `list`).
@@ -21,6 +22,7 @@
 //!   the sweep of a killed run's leftovers.
 //! - [`analysis`]: from a recorded history to a verdict.
 //! - [`result_views`]: checker outcomes adapted to the results crate's view types.
+//! - [`catalog`]: the bug catalog (`catalog.json`) and `test-all --profile`.
 //!
 //! # Adding a system
 //! One file under `systems/` with a [`system::System`], its client's API
@@ -34,11 +36,13 @@
 //! thiserror enums ([`system::SystemError`], [`node_host::HostError`]).
 
 pub mod analysis;
+pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod controller;
 pub mod exit;
+pub mod fault_options;
 pub mod lab_host;
 pub mod lab_nemesis;
 pub mod node_host;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use crate::fault_options::FaultOptions;
 use crate::systems::ReadMode;
 
 /// Every option of a test run; recorded in `test.json`, so `replay` can repeat it.
@@ -23,7 +24,8 @@ pub struct TestArgs {
     /// The workload (`faultline list` shows them, and which systems run each).
     #[arg(long, default_value = "register")]
     pub workload: String,
-    /// Fault families, comma separated: `none`, or any of `faultline list`'s nemeses.
+    /// Fault families, comma separated: `none`, `all` (every family the run can
+    /// play), or any of `faultline list`'s nemeses.
     #[arg(long, value_delimiter = ',', default_value = "none")]
     pub nemesis: Vec<String>,
     #[arg(long, default_value_t = 3)]
@@ -76,13 +78,17 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 0)]
     pub loopback_net: u8,
     /// Seconds between fault changes: a fault starts, lasts this long, everything
-    /// heals, and after this long the next fault starts (Jepsen's rhythm).
-    #[arg(long, default_value_t = 5.0)]
+    /// heals, and after this long the next fault starts (Jepsen's rhythm). 0 (the
+    /// default): 5 s, or shorter (down to 1 s) so that the time limit holds every
+    /// requested family once.
+    #[arg(long, default_value_t = 0.0)]
     #[serde(default = "default_nemesis_interval")]
     pub nemesis_interval: f64,
     /// Partition shapes to draw from, comma separated: isolate-one, random-halves,
-    /// majorities-ring (5 nodes or more), bridge, primaries (cut the leader off).
-    /// Default: every shape but primaries that fits the cluster.
+    /// majorities-ring (4 nodes or more), bridge, primaries (cut the leader off);
+    /// `one-way-SHAPE` cuts only one direction (`one-way-primaries`: the leader
+    /// can hear but not be heard). Default: every shape that fits the cluster
+    /// (primaries only with --leader-aware, which is on by default).
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub partitions: Vec<String>,
@@ -95,10 +101,21 @@ pub struct TestArgs {
     #[arg(long)]
     #[serde(default)]
     pub quiet: bool,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub faults: FaultOptions,
 }
 
+/// An older `test.json` without the option meant 5 s.
 fn default_nemesis_interval() -> f64 {
     5.0
+}
+
+impl TestArgs {
+    /// The interval asked for, `None` when adaptive (`--nemesis-interval 0`).
+    pub fn fixed_nemesis_interval(&self) -> Option<f64> {
+        (self.nemesis_interval > 0.0).then_some(self.nemesis_interval)
+    }
 }
 
 /// Where a run's nodes live.

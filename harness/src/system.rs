@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use nemesis::clock::ClockHook;
 pub use nemesis::clock::ClockMethod;
+use nemesis::control::Membership;
 use workloads::api::{Api, BoxFuture, Client};
 
 use crate::node_host::{HostError, NodeHost};
@@ -67,6 +68,21 @@ pub trait System: Send + Sync + 'static {
     fn clock_hook(&self) -> Option<Arc<dyn ClockHook>> {
         None
     }
+
+    /// For a system whose membership is [`MembershipMethod::Supported`]: how to
+    /// remove a member and add it back (the membership nemesis).
+    fn membership(&self) -> Option<Arc<dyn Membership>> {
+        None
+    }
+}
+
+/// Whether a system can remove members from its cluster and add them back (the
+/// membership nemesis), and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipMethod {
+    /// Through [`System::membership`].
+    Supported,
+    Unsupported(&'static str),
 }
 
 /// Whether a system has node processes the nemesis can fault.
@@ -97,6 +113,7 @@ pub struct Capabilities {
     pub read_modes: &'static [ReadMode],
     pub bugs: &'static [BugSwitch],
     pub clock: ClockMethod,
+    pub membership: MembershipMethod,
     pub nodes: Nodes,
 }
 

@@ -109,6 +109,13 @@ fn the_new_system_runs_the_existing_workloads_it_has_the_apis_for() {
     cut.nemesis = vec!["partition".into()];
     let err = run_test_in(cut, &registry()).expect_err("refused");
     assert!(err.message.contains("partition fault needs network control"), "{err}");
+    // Membership changes need the system's own hook, which the toy states it lacks.
+    let mut members = args(dir.path(), 125);
+    members.nemesis = vec!["membership".into()];
+    let err = run_test_in(members, &registry()).expect_err("refused");
+    assert_eq!(err.exit, Exit::BadInput);
+    assert!(err.message.contains("membership fault needs membership control"), "{err}");
+    assert!(err.message.contains("toy nodes have no cluster to leave"), "{err}");
 }
 
 #[test]

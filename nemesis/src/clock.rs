@@ -26,6 +26,13 @@ pub trait ClockHook: Send + Sync {
     /// Sets node `node`'s (0-based) clock to real time plus `offset_ms`
     /// (negative: behind). An offset of 0 restores the real clock.
     fn set_offset(&self, node: usize, offset_ms: i64) -> Result<()>;
+
+    /// Node `node`'s offset as the node itself reports it, to verify a change
+    /// (the builtin node's `GET /v1/faultline/clock`); `Ok(None)` when this hook
+    /// cannot read it back.
+    fn read_offset(&self, _node: usize) -> Result<Option<i64>> {
+        Ok(None)
+    }
 }
 
 /// How the system under test lets us skew clocks.

@@ -3,7 +3,8 @@
 //! A fault family never reaches for a lab or a pid itself: it acts through
 //! [`Network`] (cut, drop and delay packets between nodes; heal; verify by probes),
 //! [`Processes`] (kill, pause, resume, stop and restart *a node*, whatever processes
-//! it runs) and a clock hook ([`crate::clock::ClockHook`]). [`Controls`] bundles the
+//! it runs), a clock hook ([`crate::clock::ClockHook`]) and a system's membership
+//! hook ([`Membership`]: remove a member, add it back). [`Controls`] bundles the
 //! ones a run has. The [`crate::Lab`] implements all three for the processes
 //! spawned in it; a host that runs nodes without a lab (loopback) can implement
 //! [`Processes`] alone, and then only process faults are offered.
@@ -36,10 +37,14 @@ pub enum Control {
     Processes,
     /// Moving a node's clock.
     Clock,
+    /// Removing members from the cluster and adding them back (the system's own
+    /// reconfiguration).
+    Membership,
 }
 
 impl Control {
-    pub const ALL: [Control; 3] = [Control::Network, Control::Processes, Control::Clock];
+    pub const ALL: [Control; 4] =
+        [Control::Network, Control::Processes, Control::Clock, Control::Membership];
 
     /// What it is, for refusals: "network control (...)".
     pub fn describe(self) -> &'static str {
@@ -47,6 +52,9 @@ impl Control {
             Control::Network => "network control (cutting, dropping or delaying packets)",
             Control::Processes => "process control (killing, pausing or restarting nodes)",
             Control::Clock => "clock control (moving a node's clock)",
+            Control::Membership => {
+                "membership control (removing members from the cluster and adding them back)"
+            }
         }
     }
 }
@@ -57,6 +65,7 @@ impl fmt::Display for Control {
             Control::Network => "network",
             Control::Processes => "processes",
             Control::Clock => "clock",
+            Control::Membership => "membership",
         })
     }
 }
@@ -67,12 +76,16 @@ pub struct Needs {
     pub network: bool,
     pub processes: bool,
     pub clock: bool,
+    pub membership: bool,
 }
 
 impl Needs {
-    pub const NETWORK: Needs = Needs { network: true, processes: false, clock: false };
-    pub const PROCESSES: Needs = Needs { network: false, processes: true, clock: false };
-    pub const CLOCK: Needs = Needs { network: false, processes: false, clock: true };
+    pub const NOTHING: Needs =
+        Needs { network: false, processes: false, clock: false, membership: false };
+    pub const NETWORK: Needs = Needs { network: true, ..Needs::NOTHING };
+    pub const PROCESSES: Needs = Needs { processes: true, ..Needs::NOTHING };
+    pub const CLOCK: Needs = Needs { clock: true, ..Needs::NOTHING };
+    pub const MEMBERSHIP: Needs = Needs { membership: true, ..Needs::NOTHING };
 
     /// Whether `control` is needed.
     pub fn has(&self, control: Control) -> bool {
@@ -80,6 +93,7 @@ impl Needs {
             Control::Network => self.network,
             Control::Processes => self.processes,
             Control::Clock => self.clock,
+            Control::Membership => self.membership,
         }
     }
 
@@ -116,6 +130,7 @@ pub struct Offers {
     pub network: Offer,
     pub processes: Offer,
     pub clock: Offer,
+    pub membership: Offer,
 }
 
 impl Offers {
@@ -124,6 +139,7 @@ impl Offers {
             Control::Network => &self.network,
             Control::Processes => &self.processes,
             Control::Clock => &self.clock,
+            Control::Membership => &self.membership,
         }
     }
 
@@ -164,6 +180,22 @@ pub trait Processes: Send + Sync {
     fn restart(&self, node: usize) -> Result<Acted>;
 }
 
+/// A system's own membership changes (Jepsen's membership nemesis: etcd's
+/// `member remove` / `member add`, Consul's `leave` / `join`). Each call returns
+/// once the change is committed as far as the system says, or an error when it
+/// may or may not have happened.
+pub trait Membership: Send + Sync {
+    /// Removes `node` (0-based) from the cluster's members and stops it, so that
+    /// it cannot come back with its old identity (its data is wiped).
+    /// `Unchanged`: it was not a member.
+    fn remove(&self, node: usize) -> Result<Acted>;
+    /// Adds `node` back as a new member with empty data, and starts it.
+    /// `Unchanged`: it already was a member.
+    fn add(&self, node: usize) -> Result<Acted>;
+    /// The nodes the cluster counts as members now (for verification).
+    fn members(&self) -> Result<Vec<usize>>;
+}
+
 /// Network control between nodes. Each setter replaces its whole family of
 /// network faults (an empty argument removes it) and applies it atomically.
 pub trait Network: Send + Sync {
@@ -185,12 +217,15 @@ pub struct Controls {
     nodes: usize,
     network: Option<Arc<dyn Network>>,
     processes: Option<Arc<dyn Processes>>,
+    membership: Option<Arc<dyn Membership>>,
     /// Never `Libfaketime` here: that is resolved to the lab's hook.
     clock: ClockSupport,
 }
 
 const NO_NETWORK: &str = "no network control: nodes outside a lab share one network";
 const NO_PROCESSES: &str = "no process control: the system's nodes are not processes we run";
+const NO_MEMBERSHIP: &str =
+    "no membership control: the system gave no way to remove and add members";
 
 impl Controls {
     /// No control at all (every fault is refused), for `nodes` nodes.
@@ -199,6 +234,7 @@ impl Controls {
             nodes,
             network: None,
             processes: None,
+            membership: None,
             clock: ClockSupport::Unsupported { reason: "no clock control was given".into() },
         }
     }
@@ -214,6 +250,7 @@ impl Controls {
             nodes: lab.node_count(),
             network: Some(Arc::new(lab.clone())),
             processes: Some(Arc::new(lab.clone())),
+            membership: None,
             clock,
         }
     }
@@ -225,6 +262,11 @@ impl Controls {
 
     pub fn with_processes(mut self, processes: Arc<dyn Processes>) -> Controls {
         self.processes = Some(processes);
+        self
+    }
+
+    pub fn with_membership(mut self, membership: Arc<dyn Membership>) -> Controls {
+        self.membership = Some(membership);
         self
     }
 
@@ -252,6 +294,10 @@ impl Controls {
         self.processes.as_deref().ok_or_else(|| NemesisError::Unsupported(NO_PROCESSES.into()))
     }
 
+    pub fn membership(&self) -> Result<&dyn Membership> {
+        self.membership.as_deref().ok_or_else(|| NemesisError::Unsupported(NO_MEMBERSHIP.into()))
+    }
+
     /// The clock hook, or `Unsupported` with the system's reason.
     pub fn clock(&self) -> Result<&dyn ClockHook> {
         match &self.clock {
@@ -274,6 +320,7 @@ impl Controls {
             network: why(self.network().map(|_| ())),
             processes: why(self.processes().map(|_| ())),
             clock: why(self.clock().map(|_| ())),
+            membership: why(self.membership().map(|_| ())),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::clock::{ClockHook, ClockSupport};
-use crate::control::{Acted, Controls, Network, Processes};
+use crate::control::{Acted, Controls, Membership, Network, Processes};
 use crate::error::{NemesisError, Result};
 use crate::latency::LinkDelay;
 use crate::partition::Grudge;
@@ -207,13 +207,45 @@ impl ClockHook for FakeClock {
         }
         Ok(())
     }
+
+    fn read_offset(&self, node: usize) -> Result<Option<i64>> {
+        Ok(Some(lock(&self.offsets).get(&node).copied().unwrap_or(0)))
+    }
 }
 
-/// A fake network, processes and clock, and the [`Controls`] over them.
+/// Cluster members as a set: remove and add change it, and say when nothing changed.
+#[derive(Debug)]
+pub struct FakeMembership {
+    members: Mutex<std::collections::BTreeSet<usize>>,
+}
+
+impl FakeMembership {
+    /// Every one of `nodes` nodes a member.
+    pub fn full(nodes: usize) -> FakeMembership {
+        FakeMembership { members: Mutex::new((0..nodes).collect()) }
+    }
+}
+
+impl Membership for FakeMembership {
+    fn remove(&self, node: usize) -> Result<Acted> {
+        Ok(if lock(&self.members).remove(&node) { Acted::Done } else { Acted::Unchanged })
+    }
+
+    fn add(&self, node: usize) -> Result<Acted> {
+        Ok(if lock(&self.members).insert(node) { Acted::Done } else { Acted::Unchanged })
+    }
+
+    fn members(&self) -> Result<Vec<usize>> {
+        Ok(lock(&self.members).iter().copied().collect())
+    }
+}
+
+/// A fake network, processes, clock and membership, and the [`Controls`] over them.
 pub struct FakeRun {
     pub network: Arc<FakeNetwork>,
     pub processes: Arc<FakeProcesses>,
     pub clock: Arc<FakeClock>,
+    pub membership: Arc<FakeMembership>,
 }
 
 impl FakeRun {
@@ -223,22 +255,26 @@ impl FakeRun {
             network: Arc::new(FakeNetwork::default()),
             processes: Arc::new(FakeProcesses::running(nodes)),
             clock: Arc::new(FakeClock::default()),
+            membership: Arc::new(FakeMembership::full(nodes)),
         }
     }
 
-    /// Controls over all three.
+    /// Controls over all four.
     pub fn controls(&self) -> Controls {
         let nodes = self.processes.states().len();
         Controls::none(nodes)
             .with_network(self.network.clone())
             .with_processes(self.processes.clone())
             .with_clock(ClockSupport::Hook(self.clock.clone()))
+            .with_membership(self.membership.clone())
     }
 
     /// Whether everything is back to normal: network clean, every node that had a
-    /// process running, every clock real.
+    /// process running, every clock real, every node a member.
     pub fn is_healed(&self) -> bool {
+        let nodes = self.processes.states().len();
         self.network.is_healed()
+            && self.membership.members().is_ok_and(|m| m.len() == nodes)
             && self
                 .processes
                 .states()

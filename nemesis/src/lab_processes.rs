@@ -136,8 +136,18 @@ impl Lab {
             return Ok(false);
         }
         let rec = self.record(h)?;
+        self.restart_with(h, rec.spec)
+    }
+
+    /// Starts the process again under its handle with a new spec (a node started
+    /// over with other flags, as a membership change does), if it is not running;
+    /// later restarts use the new spec. Returns false when it was still running.
+    pub fn restart_with(&self, h: ProcHandle, spec: ProcessSpec) -> Result<bool> {
+        if self.pid(h).is_some() {
+            return Ok(false);
+        }
         let ns = self.node_ns(h.node)?;
-        self.start_record(Some(h.id), h.node, &ns, rec.spec)?;
+        self.start_record(Some(h.id), h.node, &ns, spec)?;
         Ok(true)
     }
 }

@@ -97,6 +97,11 @@ pub enum PartitionShape {
     Bridge,
     /// Cut the nodes the system reports as leaders from the rest.
     Primaries,
+    /// Cut the largest minority that holds the leaders (floor((n-1)/2) nodes: the
+    /// leaders plus random others) from the majority: the deposed leader keeps
+    /// followers, whose clients it can still answer (with 3 or 4 nodes the
+    /// leaders alone, as `primaries`).
+    LeaderMinority,
     /// Exactly these directed links.
     Explicit { grudge: Grudge },
 }
@@ -112,6 +117,7 @@ const SHAPE_NAMES: &[ShapeName] = &[
     ("majorities-ring", &["ring"], || PartitionShape::MajoritiesRing),
     ("bridge", &[], || PartitionShape::Bridge),
     ("primaries", &[], || PartitionShape::Primaries),
+    ("leader-minority", &[], || PartitionShape::LeaderMinority),
     ("grudge", &[], || PartitionShape::Explicit { grudge: Grudge { blocked: BTreeSet::new() } }),
 ];
 
@@ -125,6 +131,7 @@ impl PartitionShape {
             PartitionShape::MajoritiesRing => "majorities-ring",
             PartitionShape::Bridge => "bridge",
             PartitionShape::Primaries => "primaries",
+            PartitionShape::LeaderMinority => "leader-minority",
             PartitionShape::Explicit { .. } => "grudge",
         }
     }
@@ -174,7 +181,7 @@ impl PartitionSpec {
 
     /// Whether computing the grudge needs the current primaries (known at apply time).
     pub fn needs_primaries(&self) -> bool {
-        self.shape == PartitionShape::Primaries
+        matches!(self.shape, PartitionShape::Primaries | PartitionShape::LeaderMinority)
     }
 
     /// A short name for histories and logs: `majorities-ring`, `isolate-one one-way`.
@@ -190,7 +197,7 @@ impl PartitionSpec {
     }
 
     /// Computes the grudge for `nodes` nodes. `primaries` is only read by
-    /// [`PartitionShape::Primaries`].
+    /// [`PartitionShape::Primaries`] and [`PartitionShape::LeaderMinority`].
     pub fn grudge<R: rand::Rng + ?Sized>(
         &self,
         nodes: usize,
@@ -247,6 +254,30 @@ impl PartitionSpec {
                     return Err(NemesisError::Invalid("every node is a primary".into()));
                 }
                 Some(sides_of(primaries, nodes)?)
+            }
+            PartitionShape::LeaderMinority => {
+                if primaries.is_empty() {
+                    return Err(NemesisError::Invalid(
+                        "no primaries known: the system reported no leader".into(),
+                    ));
+                }
+                let size = ((nodes.saturating_sub(1)) / 2).max(1);
+                if primaries.len() > size {
+                    return Err(NemesisError::Invalid(format!(
+                        "{} primaries do not fit a minority of {nodes} nodes",
+                        primaries.len()
+                    )));
+                }
+                let mut minority: Vec<usize> = primaries.to_vec();
+                for n in shuffled(nodes, rng) {
+                    if minority.len() == size {
+                        break;
+                    }
+                    if !minority.contains(&n) {
+                        minority.push(n);
+                    }
+                }
+                Some(sides_of(&minority, nodes)?)
             }
             PartitionShape::MajoritiesRing
             | PartitionShape::Bridge
@@ -431,6 +462,24 @@ mod tests {
             .expect("grudge");
         assert_eq!(heard_by(&g, 3, 5), BTreeSet::from([3]));
         assert!(PartitionSpec::new(PartitionShape::Primaries).grudge(5, &mut rng(0), &[]).is_err());
+    }
+
+    #[test]
+    fn a_leader_minority_holds_the_leader_and_stays_a_minority() {
+        for seed in 0..10 {
+            let g = PartitionSpec::new(PartitionShape::LeaderMinority)
+                .grudge(5, &mut rng(seed), &[2])
+                .expect("grudge");
+            let side = heard_by(&g, 2, 5);
+            assert_eq!(side.len(), 2, "{side:?}");
+            assert!(side.contains(&2));
+        }
+        let three = PartitionSpec::new(PartitionShape::LeaderMinority)
+            .grudge(3, &mut rng(0), &[1])
+            .expect("grudge");
+        assert_eq!(heard_by(&three, 1, 3), BTreeSet::from([1]), "3 nodes: the leader alone");
+        let none = PartitionSpec::new(PartitionShape::LeaderMinority).grudge(5, &mut rng(0), &[]);
+        assert!(none.is_err());
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! the run (so it can be printed and replayed); only primaries are read when a
 //! step needs them. However the run ends (all steps done, or `stop` set by the
 //! harness), it finishes with a heal-all.
+//!
+//! Who leads is asked of the system before every step, and written into the
+//! step's completion (`extra` `primaries`, e.g. `["n2"]`, empty when no leader was
+//! known): the drawn fault is in the invoke, what it really hit and where the
+//! leader was in the completion, so a replay's differences are visible.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,8 +16,16 @@ use std::time::{Duration, Instant};
 use history::{Op, Value};
 
 use crate::error::{NemesisError, Result};
+use crate::families::common::nodes_value;
 use crate::inject::{FaultReport, Nemesis, Outcome};
 use crate::schedule::{Action, Schedule};
+
+/// The completion's `extra` key naming the leaders when the step was applied.
+pub const PRIMARIES: &str = "primaries";
+
+/// How long a fault waits for the system to name a leader before it is applied
+/// without one (a primaries target then selects no node and is skipped).
+pub const LEADER_WAIT: Duration = Duration::from_secs(2);
 
 /// What the runner needs from the harness.
 pub struct RunHooks<'a> {
@@ -36,7 +49,8 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) {
     }
 }
 
-/// Runs every step of `schedule` at its time, measured from the call. Checks the
+/// Runs every step of `schedule` at its time, measured from the call (a heal, when
+/// its fault was applied late, half its scheduled gap after it). Checks the
 /// whole schedule first (an unsupported fault refuses the run before anything is
 /// applied). A step that fails is recorded with its error and every node
 /// `indeterminate`, and the run goes on.
@@ -50,13 +64,22 @@ pub fn run_schedule(
     let start = Instant::now();
     let mut reports = Vec::new();
     let mut healed_last = false;
+    let (mut prev_at, mut prev_done): (u64, Option<Instant>) = (0, None);
     for step in &schedule.steps {
-        sleep_until(start + Duration::from_millis(step.at_ms), stop);
+        // A slow fault (a membership change, a restart) must not be healed at
+        // once: a heal waits at least half its scheduled gap after the fault was
+        // applied; every other step keeps to its time (catching up when late).
+        let scheduled = start + Duration::from_millis(step.at_ms);
+        let held = prev_done
+            .filter(|_| step.action == Action::HealAll)
+            .map(|done| done + Duration::from_millis((step.at_ms - prev_at) / 2));
+        sleep_until(held.map_or(scheduled, |h| h.max(scheduled)), stop);
         if stop.load(Ordering::SeqCst) {
             break;
         }
         reports.push(play(nemesis, &step.action, now_ns, primaries, record));
         healed_last = step.action == Action::HealAll;
+        (prev_at, prev_done) = (step.at_ms, Some(Instant::now()));
     }
     if !healed_last {
         reports.push(play(nemesis, &Action::HealAll, now_ns, primaries, record));
@@ -76,7 +99,15 @@ fn play(
         Action::HealAll => None,
     };
     record(nemesis.invoke_op(fault, now_ns()));
-    let (report, error) = match nemesis.step(action, &primaries()) {
+    let mut leaders = primaries();
+    // A fault may be aimed at the leader: right after a heal the cluster may still
+    // be electing one, so a fault waits a little for it (a heal never waits).
+    let asked = Instant::now();
+    while fault.is_some() && leaders.is_empty() && asked.elapsed() < LEADER_WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+        leaders = primaries();
+    }
+    let (report, error) = match nemesis.step(action, &leaders) {
         Ok(report) => (report, None),
         Err(e) => {
             // Refusals happen before anything is touched: certainly not applied.
@@ -97,6 +128,7 @@ fn play(
         }
     };
     let mut op = nemesis.completion_op(&report, now_ns());
+    op.extra.insert(PRIMARIES.into(), nodes_value(&leaders));
     if let Some(e) = error {
         op.error = Some(Value::Str(e.to_string()));
     }

@@ -6,12 +6,26 @@
 //! The rhythm is Jepsen's: wait `interval`, start a fault, wait `interval`, heal
 //! everything, and so on; the schedule always ends with a heal-all. What each
 //! fault is, and how it is drawn, is up to its family ([`crate::families`]).
+//!
+//! A **leader-aware** schedule ([`ScheduleConfig::leader_aware`]) first plays
+//! every requested family once: first the faults aimed at the current leader
+//! ([`Family::draw_leading`]: a partition isolating it, its removal from the
+//! members), then one fault of each other family, in a seeded order, the slow
+//! ones ([`Family::slow`]: membership changes) last; so a run
+//! long enough for one round has cut the leader off at least once, early. Then it
+//! draws families uniformly as before, and half of the faults of a family that
+//! can aim at the leader do (Jepsen draws `primaries` as one partition spec of
+//! several; a bug that needs a deposed leader, like stale reads, then needs many
+//! windows to show). Whom "the leader" is gets asked of the
+//! system when the fault is applied, and the history records both the drawn
+//! target (`primaries`) and the nodes it really hit.
 
 use rand::{RngExt, SeedableRng};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NemesisError, Result};
+use crate::families::clock::ClockOptions;
 use crate::families::kill::KILL;
 use crate::families::partition::PARTITION;
 use crate::families::pause::PAUSE;
@@ -27,6 +41,9 @@ pub enum Target {
     One,
     /// A random minority (floor((n-1)/2) nodes, at least one).
     Minority,
+    /// Fewer than a third of the nodes: floor((n-1)/3), Jepsen's `minority-third`
+    /// (no node at all for 3 nodes or fewer, so such a target is refused there).
+    MinorityThird,
     /// A random majority (floor(n/2)+1 nodes).
     Majority,
     All,
@@ -54,6 +71,7 @@ impl Target {
         let mut chosen = match self {
             Target::One => order[..1.min(nodes)].to_vec(),
             Target::Minority => order[..((nodes - 1) / 2).max(1).min(nodes)].to_vec(),
+            Target::MinorityThird => order[..nodes.saturating_sub(1) / 3].to_vec(),
             Target::Majority => order[..(nodes / 2 + 1).min(nodes)].to_vec(),
             Target::All => order,
             Target::Primaries => primaries.to_vec(),
@@ -73,6 +91,90 @@ impl Target {
         }
         Ok(chosen)
     }
+
+    /// Its name as the command line and histories write it (`minority-third`).
+    pub fn name(&self) -> String {
+        match self {
+            Target::One => "one".into(),
+            Target::Minority => "minority".into(),
+            Target::MinorityThird => "minority-third".into(),
+            Target::Majority => "majority".into(),
+            Target::All => "all".into(),
+            Target::Primaries => "primaries".into(),
+            Target::RandomSubset => "random-subset".into(),
+            Target::Nodes(list) => {
+                list.iter().map(|n| format!("n{}", n + 1)).collect::<Vec<_>>().join("+")
+            }
+        }
+    }
+
+    /// The drawable targets' names (`--targets`), Jepsen's node specs.
+    pub fn names() -> Vec<&'static str> {
+        vec!["one", "minority-third", "minority", "majority", "primaries", "all", "random-subset"]
+    }
+
+    /// The target called `name`; the error lists the names.
+    pub fn by_name(name: &str) -> std::result::Result<Target, String> {
+        Ok(match name.trim() {
+            "one" => Target::One,
+            "minority" => Target::Minority,
+            "minority-third" => Target::MinorityThird,
+            "majority" => Target::Majority,
+            "all" => Target::All,
+            "primaries" => Target::Primaries,
+            "random-subset" => Target::RandomSubset,
+            other => {
+                return Err(format!(
+                    "unknown target {other:?} (known: {})",
+                    Target::names().join(", ")
+                ));
+            }
+        })
+    }
+
+    /// Whether it selects at least one node of `nodes` (primaries: when a leader
+    /// is known, which only apply time tells).
+    pub fn fits(&self, nodes: usize) -> bool {
+        match self {
+            Target::MinorityThird => nodes.saturating_sub(1) / 3 > 0,
+            Target::Nodes(list) => !list.is_empty() && list.iter().all(|&n| n < nodes),
+            _ => nodes > 0,
+        }
+    }
+
+    /// At most how many nodes it selects of `nodes` (primaries: one leader).
+    pub fn max_size(&self, nodes: usize) -> usize {
+        match self {
+            Target::One | Target::Primaries => 1.min(nodes),
+            Target::Minority => ((nodes.saturating_sub(1)) / 2).max(1).min(nodes),
+            Target::MinorityThird => nodes.saturating_sub(1) / 3,
+            Target::Majority => (nodes / 2 + 1).min(nodes),
+            Target::All | Target::RandomSubset => nodes,
+            Target::Nodes(list) => list.len(),
+        }
+    }
+}
+
+/// The targets `names` asks for (`--targets`), each once, refusing unknown ones
+/// and ones that select no node of `nodes` (minority-third of 3).
+pub fn targets_from_names(
+    names: &[String],
+    nodes: usize,
+) -> std::result::Result<Vec<Target>, String> {
+    let mut out: Vec<Target> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let target = Target::by_name(name)?;
+        if !target.fits(nodes) {
+            return Err(format!(
+                "the target {name} selects no node of {nodes} (Jepsen's minority-third is \
+                 fewer than a third of the nodes: it needs at least 4)"
+            ));
+        }
+        if !out.contains(&target) {
+            out.push(target);
+        }
+    }
+    Ok(out)
 }
 
 /// One fault, with every random choice already made (except primaries, which are
@@ -166,6 +268,30 @@ pub struct ScheduleConfig {
     /// Options of families added after this format was fixed, by kind.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The options added later still, each absent from the JSON at its default so
+    /// that older schedules read and print as they were.
+    /// Targets of process, clock and membership faults (empty: each family's own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    /// Shapes also drawn with only one direction cut (see [`crate::partition`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub one_way_shapes: Vec<PartitionShape>,
+    /// Every family once first, each with its leading fault (module docs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leader_aware: bool,
+    /// How clocks move (bump, strobe, reset); default: bumps only.
+    #[serde(default, skip_serializing_if = "ClockOptions::is_default")]
+    pub clock: ClockOptions,
+}
+
+impl ScheduleConfig {
+    /// The targets a family draws from: the configured ones that `fit` accepts,
+    /// else `default` (also when none of the configured ones fits).
+    pub fn targets_or(&self, default: &[Target], fit: impl Fn(&Target) -> bool) -> Vec<Target> {
+        let chosen: Vec<Target> =
+            self.targets.iter().filter(|t| t.fits(self.nodes) && fit(t)).cloned().collect();
+        if chosen.is_empty() { default.to_vec() } else { chosen }
+    }
 }
 
 impl ScheduleConfig {
@@ -190,6 +316,10 @@ impl ScheduleConfig {
             max_skew_ms: 60_000,
             stop_grace_ms: 10_000,
             extra: serde_json::Map::new(),
+            targets: Vec::new(),
+            one_way_shapes: Vec::new(),
+            leader_aware: false,
+            clock: ClockOptions::default(),
         }
     }
 }
@@ -229,7 +359,9 @@ impl Schedule {
 
     /// Computes the schedule drawing from exactly `families` (`config.kinds` is set
     /// to their kinds): wait `interval`, draw a family uniformly and let it draw its
-    /// fault, wait `interval`, heal all, and so on; the schedule ends healed.
+    /// fault, wait `interval`, heal all, and so on; the schedule ends healed. A
+    /// leader-aware config first draws each family once, in a seeded order, with
+    /// its leading fault.
     pub fn draw(families: &[&'static dyn Family], mut config: ScheduleConfig) -> Result<Schedule> {
         config.kinds = families.iter().map(|f| f.kind().to_string()).collect();
         if families.is_empty() || config.interval_ms == 0 || config.nodes == 0 {
@@ -241,11 +373,50 @@ impl Schedule {
             family.check(&config)?;
         }
         let mut rng = DrawRng::seed_from_u64(config.seed);
+        // A leader-aware schedule starts with one round of every family: first the
+        // faults aimed at the leader (so they play even if a run is cut short),
+        // then one ordinary fault of each other family, in a seeded order.
+        let mut first_round: Vec<Fault> = Vec::new();
+        if config.leader_aware {
+            let mut order = families.to_vec();
+            for i in (1..order.len()).rev() {
+                let j = rng.random_range(0..=i);
+                order.swap(i, j);
+            }
+            let mut others = Vec::new();
+            let mut slow = Vec::new();
+            for family in order {
+                match family.draw_leading(&config, &mut rng) {
+                    Some(fault) if family.slow() => slow.push(fault?),
+                    Some(fault) => first_round.push(fault?),
+                    None => others.push(family),
+                }
+            }
+            for family in others {
+                let fault = family.draw(&config, &mut rng)?;
+                if family.slow() { slow.push(fault) } else { first_round.push(fault) }
+            }
+            // Slow families (membership changes) close the round: drawn in the same
+            // order as the others, played after them.
+            first_round.extend(slow);
+            first_round.reverse(); // popped from the end
+        }
         let mut steps = Vec::new();
         let mut t = config.interval_ms;
         while t + config.interval_ms <= config.duration_ms {
-            let family = families[rng.random_range(0..families.len())];
-            let fault = family.draw(&config, &mut rng)?;
+            let fault = match first_round.pop() {
+                Some(fault) => fault,
+                None => {
+                    let family = families[rng.random_range(0..families.len())];
+                    // Leader-aware: after the first round, half of the faults of a
+                    // family that can aim at the leader do.
+                    let leading = config.leader_aware && rng.random_bool(0.5);
+                    match leading.then(|| family.draw_leading(&config, &mut rng)).flatten() {
+                        Some(fault) => fault?,
+                        None => family.draw(&config, &mut rng)?,
+                    }
+                }
+            };
             steps.push(Step { at_ms: t, action: Action::Start { fault } });
             steps.push(Step { at_ms: t + config.interval_ms, action: Action::HealAll });
             t += 2 * config.interval_ms;

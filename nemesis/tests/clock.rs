@@ -27,14 +27,12 @@ fn libfaketime_moves_one_nodes_clock_and_heal_restores_it() {
     });
     let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Libfaketime, 0);
     assert!(skew_of(&e.lab, 1).abs() < 1.0);
-    let report = nemesis
-        .apply(&ClockSkew { nodes: vec![1], offset_ms: 3_600_000 }.fault(), &[])
-        .expect("skew");
+    let report = nemesis.apply(&ClockSkew::bump(vec![1], 3_600_000).fault(), &[]).expect("skew");
     assert_eq!(report.nodes[&1], Outcome::Installed);
     let skew = skew_of(&e.lab, 1);
     assert!((skew - 3600.0).abs() < 2.0, "n2 is {skew:.3} s off, wanted +3600");
     assert!(skew_of(&e.lab, 0).abs() < 1.0, "n1 must keep the real time");
-    nemesis.apply(&ClockSkew { nodes: vec![1], offset_ms: -30_000 }.fault(), &[]).expect("skew");
+    nemesis.apply(&ClockSkew::bump(vec![1], -30_000).fault(), &[]).expect("skew");
     let skew = skew_of(&e.lab, 1);
     assert!((skew + 30.0).abs() < 2.0, "n2 is {skew:.3} s off, wanted -30");
     nemesis.heal_all().expect("heal");
@@ -46,8 +44,7 @@ fn libfaketime_moves_one_nodes_clock_and_heal_restores_it() {
 fn skewing_a_node_not_under_libfaketime_is_skipped_not_claimed() {
     let e = common::echo_lab(2);
     let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Libfaketime, 0);
-    let report =
-        nemesis.apply(&ClockSkew { nodes: vec![0], offset_ms: 5_000 }.fault(), &[]).expect("apply");
+    let report = nemesis.apply(&ClockSkew::bump(vec![0], 5_000).fault(), &[]).expect("apply");
     assert!(matches!(&report.nodes[&0], Outcome::Skipped(why) if why.contains("libfaketime")));
     assert!(skew_of(&e.lab, 0).abs() < 1.0);
     common::destroy_and_check(e);
@@ -59,9 +56,7 @@ fn clock_faults_are_refused_where_unsupported() {
     let reason = "etcd is a Go program: it reads time through the vDSO, not libc";
     let nemesis =
         Nemesis::new(e.lab.clone(), ClockSupport::Unsupported { reason: reason.into() }, 0);
-    let err = nemesis
-        .apply(&ClockSkew { nodes: vec![0], offset_ms: 1000 }.fault(), &[])
-        .expect_err("must refuse");
+    let err = nemesis.apply(&ClockSkew::bump(vec![0], 1000).fault(), &[]).expect_err("must refuse");
     assert!(matches!(err, NemesisError::Unsupported(_)));
     assert!(err.to_string().contains("vDSO"), "{err}");
     // A whole schedule with clock faults is refused before the run starts.

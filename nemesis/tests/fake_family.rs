@@ -50,7 +50,7 @@ impl Family for FlapFamily {
     }
 
     fn needs(&self) -> Needs {
-        Needs { network: true, processes: true, clock: false }
+        Needs { network: true, processes: true, ..Needs::NOTHING }
     }
 
     fn op_name(&self) -> &'static str {
@@ -115,8 +115,9 @@ fn a_new_family_is_drawn_played_healed_and_recorded() {
         nodes: 5,
         families: &wanted,
         shapes: &[],
-        interval_ms: 5,
+        interval_ms: Some(5),
         duration_ms: 400,
+        tuning: Default::default(),
     };
     let schedule = plan::schedule(&registry, &request).expect("schedule");
     assert_eq!(schedule, plan::schedule(&registry, &request).expect("again"), "deterministic");
@@ -175,6 +176,7 @@ fn a_new_family_is_refused_where_the_run_lacks_what_it_needs() {
         network: Offer::Yes,
         processes: Offer::No("the memory system runs inside the harness".into()),
         clock: Offer::Yes,
+        membership: Offer::No("no hook".into()),
     };
     let wanted = plan::families(&registry, &names(&["partition", "flap"])).expect("known");
     let refusal = plan::check(&registry, &wanted, &offers).expect_err("no processes");

@@ -3,7 +3,7 @@
 //! the nemesis reports when a control fails or a node has nothing to act on. The
 //! same families run in a real lab in `schedule_run.rs`. No root needed.
 
-use nemesis::control::{Controls, Offer};
+use nemesis::control::{Controls, Membership, Offer};
 use nemesis::fakes::{FakeRun, ProcState};
 use nemesis::families::kill::Kill;
 use nemesis::families::partition::Partition;
@@ -53,6 +53,10 @@ fn every_family_draws_applies_and_heals() {
                 "pause" => installed.iter().all(|&n| states[n] == ProcState::Paused),
                 "kill" | "stop" => installed.iter().all(|&n| states[n] == ProcState::Dead),
                 "clock-skew" => installed.iter().all(|n| run.clock.offsets().contains_key(n)),
+                "remove-member" => {
+                    let members = run.membership.members().expect("members");
+                    installed.iter().all(|n| !members.contains(n))
+                }
                 other => panic!("{name}: no expectation for {other}: add one"),
             };
             assert!(changed, "{name}: the fakes show no effect: {net:?} {states:?}");

@@ -132,7 +132,7 @@ fn hand_made_faults_write_the_recorded_json_and_values() {
         Loss { links: vec![(0, 1)], percent: 100 }.fault(),
         Delay { links: vec![(2, 1), (1, 2)], delay: LinkDelay { delay_ms: 7, jitter_ms: 0 } }
             .fault(),
-        ClockSkew { nodes: vec![0, 1], offset_ms: -5 }.fault(),
+        ClockSkew::bump(vec![0, 1], -5).fault(),
     ];
     let nemesis = Nemesis::with_controls(Controls::none(3), Registry::builtin(), 0);
     let mut out = String::new();

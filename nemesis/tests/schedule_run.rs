@@ -98,8 +98,9 @@ fn every_family_plays_in_a_real_lab_and_heals() {
         nodes: 5,
         families: &names,
         shapes: &[],
-        interval_ms: 200,
+        interval_ms: Some(200),
         duration_ms: 6000,
+        tuning: Default::default(),
     };
     let schedule = schedule(&Registry::builtin(), &request).expect("schedule");
     let nemesis = Nemesis::new(e.lab.clone(), ClockSupport::Libfaketime, 1);

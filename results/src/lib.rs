@@ -12,9 +12,12 @@
 //!   [`linview`], the Porcupine-style view of a linearizability failure). A new
 //!   checker's section needs no code here.
 //! - [`intervals`]: client operations as intervals and nemesis fault windows.
+//! - [`cap`]: per partition window, each side's availability and latency, where
+//!   the leader was, and how long the majority side took to serve again.
 //! - [`summary`]: system, workload, nemesis, seed and replay commands from `test.json`.
 //! - [`junit`]: JUnit XML (quick-junit), one case per checker; [`matrix`]: the
-//!   summary table and JUnit report of a test matrix (`test-all`).
+//!   summary table and JUnit report of a test matrix (`test-all`); [`catalog`]:
+//!   the table and JUnit report of a bug-catalog run (`test-all --profile`).
 //! - [`serve`]: the web UI over a store (axum); [`bundle`]: a run as `.tar.gz`.
 //! - [`html`]: escaping and formatting helpers.
 //! - [`synthetic`]: a deterministic run of any size, for size tests and benchmarks.
@@ -25,6 +28,8 @@
 
 pub mod availability;
 pub mod bundle;
+pub mod cap;
+pub mod catalog;
 pub mod html;
 pub mod intervals;
 pub mod junit;

@@ -121,6 +121,7 @@ pub fn render_html(run: &RunView, options: &ReportOptions) -> String {
     s.push_str(r#"<h2>Availability</h2><section id="availability"><p>The fraction of client operations that succeeded, by the node they went to, outside faults and during each fault window (by invocation time).</p><div class="scroll">"#);
     s.push_str(&availability::table(&availability::compute(&iv)));
     s.push_str("</div></section>");
+    cap_section(&mut s, run);
 
     s.push_str(&sections::render(run, &iv));
     let _ = write!(
@@ -130,6 +131,18 @@ pub fn render_html(run: &RunView, options: &ReportOptions) -> String {
         run.history.len()
     );
     s
+}
+
+/// Partitions as CAP figures: each side's availability and latency, the leader,
+/// the majority side's time to recover ([`crate::cap`]).
+fn cap_section(s: &mut String, run: &RunView) {
+    let windows = crate::cap::compute(&run.history.ops);
+    if windows.is_empty() {
+        return;
+    }
+    s.push_str(r#"<h2>Partitions: each side</h2><section id="cap"><p>For each partition: the operations that succeeded of those invoked on each side of the cut (the majority side holds more than half of the nodes), their latency, where the leader was when the cut was made and just before the heal, and how long the majority side took to serve a new operation.</p><div class="scroll">"#);
+    s.push_str(&crate::cap::table(&windows));
+    s.push_str("</div></section>");
 }
 
 fn plot_or_note(s: &mut String, plot: Result<String, String>) {

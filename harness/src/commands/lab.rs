@@ -189,9 +189,12 @@ pub fn partition(prefix: Option<&str>, args: PartitionArgs<'_>) -> CmdResult {
         PartitionShape::MajorityMinority { minority } => {
             *minority = args.nodes.map(parse_list).transpose()?;
         }
-        PartitionShape::Primaries => {
+        PartitionShape::Primaries | PartitionShape::LeaderMinority => {
             primaries = parse_list(args.nodes.ok_or_else(|| {
-                Failure::bad_input("primaries: say which nodes lead with --nodes n1[,n2]")
+                Failure::bad_input(format!(
+                    "{}: say which nodes lead with --nodes n1[,n2]",
+                    args.shape
+                ))
             })?)?;
         }
         PartitionShape::Explicit { grudge } => {

@@ -8,7 +8,7 @@ use workloads::WorkloadDef;
 
 use crate::controller::Registry;
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::system::{ClockMethod, Nodes, SystemDef};
+use crate::system::{ClockMethod, MembershipMethod, Nodes, SystemDef};
 
 /// The registries, as `faultline list --json` prints them.
 #[derive(Debug, Serialize)]
@@ -33,6 +33,8 @@ struct SystemEntry {
     apis: Vec<&'static str>,
     read_modes: Vec<&'static str>,
     clock: String,
+    /// Whether members can be removed and added back (the membership nemesis).
+    membership: String,
     /// Whether it has node processes the nemesis can fault.
     faultable: bool,
     workloads: Vec<&'static str>,
@@ -62,6 +64,13 @@ fn clock(method: ClockMethod) -> String {
     }
 }
 
+fn membership(method: MembershipMethod) -> String {
+    match method {
+        MembershipMethod::Supported => "supported".into(),
+        MembershipMethod::Unsupported(why) => format!("unsupported ({why})"),
+    }
+}
+
 fn runs(system: &SystemDef, workload: &WorkloadDef) -> bool {
     system.lacks(workload.needs).is_none()
 }
@@ -77,6 +86,7 @@ pub fn listing(registry: &Registry) -> Listing {
             apis: s.caps.apis.iter().map(|a| a.name()).collect(),
             read_modes: s.caps.read_modes.iter().map(|m| m.name()).collect(),
             clock: clock(s.caps.clock),
+            membership: membership(s.caps.membership),
             faultable: s.caps.nodes == Nodes::Processes,
             workloads: registry.workloads.iter().filter(|w| runs(s, w)).map(|w| w.name).collect(),
         })
@@ -126,11 +136,12 @@ fn print_text(l: &Listing) {
     for s in &l.systems {
         println!("  {:width$}{}", s.name, s.summary);
         println!(
-            "  {:width$}apis: {}; read modes: {}; clock: {}; faults: {}",
+            "  {:width$}apis: {}; read modes: {}; clock: {}; membership: {}; faults: {}",
             "",
             s.apis.join(", "),
             s.read_modes.join(", "),
             s.clock,
+            s.membership,
             if s.faultable { "yes" } else { "none (no node processes)" }
         );
         println!("  {:width$}workloads: {}", "", s.workloads.join(", "));
@@ -146,10 +157,16 @@ fn print_text(l: &Listing) {
             w.systems.join(", ")
         );
     }
-    println!("\nnemeses (--nemesis):");
+    println!("\nnemeses (--nemesis; `all`: every one the run supports):");
     for n in &l.nemeses {
         println!("  {:width$}{}", n.name, n.summary);
     }
+    println!(
+        "  {:width$}--targets {}; --partitions {} (one-way-SHAPE: one direction)",
+        "",
+        nemesis::schedule::Target::names().join(","),
+        crate::lab_nemesis::shape_names().join(",")
+    );
     println!("\ncheckers and models (check --model):");
     for c in &l.checkers {
         println!("  {:width$}{}", c.name, c.summary);

@@ -37,6 +37,22 @@ pub struct Results {
     /// The checks as the report and JUnit show them (`results::CheckView`: verdict,
     /// explanation, the checker's report section in history positions).
     pub checks: Vec<results::CheckView>,
+    /// Per partition window: each side's availability and latency, the leader,
+    /// the majority side's time to recover ([`results::cap`]).
+    pub cap: Vec<results::cap::CapWindow>,
+}
+
+/// The CAP figures of a run's history, streamed (empty when it cannot be read:
+/// the verdict does not depend on them).
+pub fn cap_figures(dir: &Path) -> Vec<results::cap::CapWindow> {
+    let Ok(reader) = history::format::open_jsonl(&dir.join(store::HISTORY)) else {
+        return Vec::new();
+    };
+    let mut builder = results::cap::CapBuilder::new();
+    for (_, op) in reader.flatten() {
+        builder.push(&op);
+    }
+    builder.finish_all()
 }
 
 pub fn verdict_name(exit: Exit) -> &'static str {
@@ -78,6 +94,7 @@ pub fn write_results(
         run: summary,
         note,
         checks,
+        cap: cap_figures(&run.path),
     };
     if let Err(e) = run.write_json(store::RESULTS_JSON, &results) {
         let msg = format!("cannot write results.json in {}: {e}", run.path.display());
@@ -139,6 +156,9 @@ pub fn print_summary(
             ]);
         }
         b.push_record(["keys", &a.keys.to_string()]);
+    }
+    for (label, text) in results::cap::summary_lines(&cap_figures(dir)) {
+        b.push_record([label, text]);
     }
     b.push_record(["verdict", &format!("{} (exit {})", verdict_name(exit), exit.code())]);
     b.push_record(["why", explanation]);

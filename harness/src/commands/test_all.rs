@@ -6,6 +6,9 @@
 //! Exit code: 255 when any cell crashed or could not set up (a crash is never
 //! green, whatever the other cells found); else 254 when a cell's options were
 //! unusable; else the merged verdict (invalid 1 > unknown 2 > valid 0).
+//!
+//! `faultline test-all --profile nightly|smoke` runs the bug catalog instead
+//! ([`crate::catalog`]): every scenario of the profile, `--count` runs each.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,9 +21,28 @@ use crate::exit::{CmdResult, Exit, Failure};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestAllArgs {
-    /// The system under test.
+    /// The system under test (not with --profile: the catalog names each
+    /// scenario's).
+    #[arg(long, required_unless_present = "profile", conflicts_with = "profile")]
+    pub system: Option<String>,
+    /// Run the bug catalog's profile instead of a matrix: `nightly` (every
+    /// scenario, 5 runs each) or `smoke` (a few, for pull requests).
     #[arg(long)]
-    pub system: String,
+    pub profile: Option<String>,
+    /// The catalog file for --profile (default: the built-in harness/catalog.json).
+    #[arg(long, requires = "profile")]
+    pub catalog: Option<PathBuf>,
+    /// --profile: only these scenarios, comma separated.
+    #[arg(long, value_delimiter = ',', requires = "profile")]
+    pub only: Vec<String>,
+    /// --profile: the share of runs a bug must be detected in (default: the
+    /// profile's, else the catalog's 0.8).
+    #[arg(long, requires = "profile")]
+    pub floor: Option<f64>,
+    /// --profile: run i of a scenario gets seed SEED+i-1 (default: random seeds,
+    /// each recorded in its test.json).
+    #[arg(long, requires = "profile")]
+    pub seed: Option<u64>,
     /// Workloads, comma separated (default: every workload the system runs, as
     /// `faultline list` shows).
     #[arg(long, value_delimiter = ',')]
@@ -28,9 +50,10 @@ pub struct TestAllArgs {
     /// Nemeses, comma separated; `+` combines faults in one cell (`kill+pause`).
     #[arg(long, value_delimiter = ',', default_value = "none")]
     pub nemeses: Vec<String>,
-    /// Runs per cell (each with its own random seed, recorded in its test.json).
-    #[arg(long, default_value_t = 1)]
-    pub count: usize,
+    /// Runs per cell (each with its own random seed, recorded in its test.json);
+    /// default 1, or the profile's (5 for nightly) with --profile.
+    #[arg(long)]
+    pub count: Option<usize>,
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -51,7 +74,7 @@ struct CellRun {
 }
 
 /// The newest run directory of `store/<name>/` created at or after `since`.
-fn newest_run(store: &Path, name: &str, since: SystemTime) -> Option<PathBuf> {
+pub(crate) fn newest_run(store: &Path, name: &str, since: SystemTime) -> Option<PathBuf> {
     let dir = store.join(name);
     let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .ok()?
@@ -66,6 +89,7 @@ fn newest_run(store: &Path, name: &str, since: SystemTime) -> Option<PathBuf> {
 
 fn run_cell(
     args: &TestAllArgs,
+    system: &str,
     workload: &str,
     nemesis: &str,
     name: &str,
@@ -75,7 +99,7 @@ fn run_cell(
     let since = SystemTime::now() - std::time::Duration::from_secs(1);
     let out = Command::new(exe)
         .arg("test")
-        .args(["--system", &args.system, "--workload", workload])
+        .args(["--system", system, "--workload", workload])
         .args(["--nemesis", &nemesis.replace('+', ",")])
         .arg("--store")
         .arg(&args.store)
@@ -98,9 +122,12 @@ fn tail(text: &str, lines: usize) -> String {
 
 /// The workloads of the matrix: the ones asked for, each known and run by the system,
 /// or by default every workload the system runs.
-fn workloads(args: &TestAllArgs, registry: &Registry) -> Result<Vec<String>, Failure> {
-    let system =
-        crate::systems::find(&registry.systems, &args.system).map_err(Failure::bad_input)?;
+fn workloads(
+    args: &TestAllArgs,
+    system: &str,
+    registry: &Registry,
+) -> Result<Vec<String>, Failure> {
+    let system = crate::systems::find(&registry.systems, system).map_err(Failure::bad_input)?;
     if args.workloads.is_empty() {
         return Ok(registry
             .workloads
@@ -122,14 +149,29 @@ fn workloads(args: &TestAllArgs, registry: &Registry) -> Result<Vec<String>, Fai
 }
 
 pub fn test_all(args: &TestAllArgs) -> CmdResult {
-    if args.count == 0 {
+    if let Some(profile) = &args.profile {
+        return crate::catalog::run(&crate::catalog::CatalogArgs {
+            profile: profile.clone(),
+            catalog: args.catalog.clone(),
+            count: args.count,
+            floor: args.floor,
+            only: args.only.clone(),
+            seed: args.seed,
+            store: args.store.clone(),
+            junit: args.junit.clone(),
+            test_args: args.test_args.clone(),
+        });
+    }
+    let system = args.system.clone().unwrap_or_default();
+    let count = args.count.unwrap_or(1);
+    if count == 0 {
         return Err(Failure::bad_input("--count must be at least 1"));
     }
-    let workloads = workloads(args, &Registry::default())?;
+    let workloads = workloads(args, &system, &Registry::default())?;
     let plain = |s: &str| {
         !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c))
     };
-    for v in std::iter::once(&args.system).chain(&workloads).chain(&args.nemeses) {
+    for v in std::iter::once(&system).chain(&workloads).chain(&args.nemeses) {
         if !plain(v) {
             return Err(Failure::bad_input(format!(
                 "{v:?}: system, workload and nemesis names are letters, digits, '-', '_' and '+'"
@@ -139,21 +181,21 @@ pub fn test_all(args: &TestAllArgs) -> CmdResult {
     std::fs::create_dir_all(&args.store).map_err(|e| {
         Failure::bad_input(format!("{}: cannot create the store: {e}", args.store.display()))
     })?;
-    let total = workloads.len() * args.nemeses.len() * args.count;
+    let total = workloads.len() * args.nemeses.len() * count;
     let mut cells = Vec::with_capacity(total);
     // A cell's options unusable (254) vs anything else that left no verdict (255).
     let (mut bad_input, mut crashed) = (false, false);
     for workload in &workloads {
         for nemesis in &args.nemeses {
-            for repetition in 1..=args.count {
-                let name = format!("{}-{}-{}", args.system, workload, nemesis.replace('+', "-"));
+            for repetition in 1..=count {
+                let name = format!("{}-{}-{}", system, workload, nemesis.replace('+', "-"));
                 eprintln!(
                     "[{}/{total}] {} {workload} {nemesis} #{repetition} ...",
                     cells.len() + 1,
-                    args.system
+                    system
                 );
                 let started = Instant::now();
-                let run = run_cell(args, workload, nemesis, &name)?;
+                let run = run_cell(args, &system, workload, nemesis, &name)?;
                 let outcome = match (run.code, &run.run_dir) {
                     (Some(0..=2), Some(dir)) => match results::run_dir::load(dir) {
                         Ok(loaded) if !loaded.view.checks.is_empty() => CellOutcome::Checked {
@@ -196,7 +238,7 @@ pub fn test_all(args: &TestAllArgs) -> CmdResult {
                     }
                 };
                 let cell = Cell {
-                    system: args.system.clone(),
+                    system: system.clone(),
                     workload: workload.clone(),
                     nemesis: nemesis.clone(),
                     repetition,
@@ -214,7 +256,7 @@ pub fn test_all(args: &TestAllArgs) -> CmdResult {
     }
     println!("{}", matrix::table(&cells));
     let junit = args.junit.clone().unwrap_or_else(|| args.store.join("test-all.junit.xml"));
-    let xml = matrix::junit_report(&format!("faultline test-all {}", args.system), &cells)
+    let xml = matrix::junit_report(&format!("faultline test-all {system}"), &cells)
         .to_string()
         .map_err(|e| Failure::crash(format!("cannot render the matrix JUnit: {e}")))?;
     std::fs::write(&junit, xml)

@@ -27,16 +27,18 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use history::Value;
 use nemesis::clock::ClockHook;
+use nemesis::control::Membership;
 use serde_json::Value as Json;
 use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks, Txn};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
 use crate::system::{
-    BugSwitch, Capabilities, ClockMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef,
-    SystemError,
+    BugSwitch, Capabilities, ClockMethod, MembershipMethod, NodeEnv, Nodes, System, SystemConfig,
+    SystemDef, SystemError,
 };
 use crate::systems::ReadMode;
+use crate::systems::builtin_membership::{BuiltinMembership, majority_leader};
 use crate::systems::cluster::{Cluster, ClusterOptions, program_version};
 
 /// Consul's HTTP port; the node serves its API, Raft and gossip there.
@@ -69,6 +71,7 @@ pub static SYSTEM: SystemDef = SystemDef {
             },
         ],
         clock: ClockMethod::Injected,
+        membership: MembershipMethod::Supported,
         nodes: Nodes::Processes,
     },
     make,
@@ -206,12 +209,6 @@ impl Builtin {
         });
         if passing { Ok(()) } else { Err(format!("serfHealth not passing yet: {body}")) }
     }
-
-    async fn leader_addr(&self, node: usize) -> Option<String> {
-        let url = format!("{}/v1/status/leader", self.url(node));
-        let resp = self.http.get(url).timeout(Duration::from_millis(500)).send().await.ok()?;
-        resp.json::<String>().await.ok()
-    }
 }
 
 impl System for Builtin {
@@ -239,22 +236,30 @@ impl System for Builtin {
 
     fn leader(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async move {
-            // Only when every answering node names the same leader.
-            let mut named: Option<String> = None;
-            for node in 0..self.cluster.node_count() {
-                if let Some(addr) = self.leader_addr(node).await {
-                    if addr.is_empty() {
-                        return None;
-                    }
-                    match &named {
-                        Some(n) if *n != addr => return None,
-                        _ => named = Some(addr),
-                    }
-                }
-            }
-            let named = named?;
-            (0..self.cluster.node_count()).find(|n| self.addr(*n) == named)
+            // The leader a majority of the nodes name (a deposed leader cut off from
+            // the rest still names itself).
+            let addrs: Vec<String> = (0..self.cluster.node_count()).map(|n| self.addr(n)).collect();
+            let named = majority_leader(&self.http, &addrs).await?;
+            addrs.iter().position(|a| *a == named)
         })
+    }
+
+    fn membership(&self) -> Option<Arc<dyn Membership>> {
+        let n = self.cluster.node_count();
+        Some(Arc::new(BuiltinMembership {
+            http: self.http.clone(),
+            addrs: (0..n).map(|i| self.addr(i)).collect(),
+            host: self.cluster.host().clone(),
+            join_specs: (0..n)
+                .map(|i| {
+                    let mut spec = self.spec(i).log(self.cluster.log_file(i));
+                    spec.args.push("--join".into());
+                    spec
+                })
+                .collect(),
+            data_dirs: (0..n).map(|i| self.cluster.data_dir(i)).collect(),
+            stop_grace: self.options.stop_grace,
+        }))
     }
 
     fn client(&self, node: usize) -> Result<Box<dyn Client>, SystemError> {
@@ -298,6 +303,24 @@ impl ClockHook for InjectedClock {
         match handle.block_on(exchange(req)) {
             Reply::Answer { status: 200, .. } => Ok(()),
             other => Err(fail(format!("setting the clock: {}", other.describe()))),
+        }
+    }
+
+    /// `GET /v1/faultline/clock` answers `{"OffsetMs": N, "NowMs": ...}`.
+    fn read_offset(&self, node: usize) -> nemesis::Result<Option<i64>> {
+        let fail = |why: String| nemesis::NemesisError::Invalid(format!("n{}: {why}", node + 1));
+        let base = self.urls.get(node).ok_or_else(|| fail("no such node".into()))?;
+        let req =
+            self.http.get(format!("{base}/v1/faultline/clock")).timeout(Duration::from_secs(2));
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|e| fail(format!("no async runtime to reach the node: {e}")))?;
+        match handle.block_on(exchange(req)) {
+            Reply::Answer { status: 200, body } => serde_json::from_str::<Json>(&body)
+                .ok()
+                .and_then(|j| j.get("OffsetMs").and_then(Json::as_i64))
+                .map(Some)
+                .ok_or_else(|| fail(format!("unreadable clock {body:?}"))),
+            other => Err(fail(format!("reading the clock: {}", other.describe()))),
         }
     }
 }

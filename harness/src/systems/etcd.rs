@@ -12,6 +12,7 @@
 //! client (one connection pool) is shared by every worker.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,13 +20,17 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value as Json, json};
 use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned};
 
+use nemesis::control::Membership;
+
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
 use crate::system::{
-    Capabilities, ClockMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef, SystemError,
+    Capabilities, ClockMethod, MembershipMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef,
+    SystemError,
 };
 use crate::systems::ReadMode;
 use crate::systems::cluster::{Cluster, ClusterOptions, program_version};
+use crate::systems::etcd_membership::EtcdMembership;
 
 pub const CLIENT_PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
@@ -42,6 +47,7 @@ pub static SYSTEM: SystemDef = SystemDef {
             "etcd is a Go program: it reads time through the vDSO, which libfaketime cannot \
              change",
         ),
+        membership: MembershipMethod::Supported,
         nodes: Nodes::Processes,
     },
     make,
@@ -187,20 +193,40 @@ impl System for Etcd {
 
     fn leader(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async move {
+            // The member a majority of all members name (a deposed leader cut off
+            // from the rest may still name itself).
+            let n = self.cluster.node_count();
             let mut members = Vec::new();
-            let mut leaders = Vec::new();
-            for node in 0..self.cluster.node_count() {
+            let mut named: std::collections::BTreeMap<String, usize> = Default::default();
+            for node in 0..n {
                 if let Some((member, leader)) = self.member_status(node).await {
                     members.push((node, member));
-                    leaders.push(leader);
+                    *named.entry(leader).or_default() += 1;
                 }
             }
-            let first = leaders.first()?;
-            if leaders.iter().any(|l| l != first) {
-                return None;
-            }
-            members.into_iter().find(|(_, m)| m == first).map(|(n, _)| n)
+            let (leader, _) = named.into_iter().find(|(l, votes)| votes * 2 > n && l != "0")?;
+            members.into_iter().find(|(_, m)| *m == leader).map(|(node, _)| node)
         })
+    }
+
+    fn membership(&self) -> Option<Arc<dyn Membership>> {
+        let n = self.cluster.node_count();
+        let template = |node: usize| {
+            let mut spec = self.spec(node).log(self.cluster.log_file(node));
+            spec.args.retain(|a| {
+                !a.starts_with("--initial-cluster=") && !a.starts_with("--initial-cluster-state=")
+            });
+            spec
+        };
+        Some(Arc::new(EtcdMembership {
+            http: self.http.clone(),
+            client_urls: (0..n).map(|i| self.client_url(i)).collect(),
+            peer_urls: (0..n).map(|i| self.peer_url(i)).collect(),
+            host: self.cluster.host().clone(),
+            specs: (0..n).map(template).collect(),
+            data_dirs: (0..n).map(|i| self.cluster.data_dir(i)).collect(),
+            stop_grace: self.options.stop_grace,
+        }))
     }
 
     fn client(&self, node: usize) -> Result<Box<dyn Client>, SystemError> {

@@ -16,8 +16,8 @@ use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned};
 
 use crate::node_host::node_name;
 use crate::system::{
-    BugSwitch, Capabilities, ClockMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef,
-    SystemError,
+    BugSwitch, Capabilities, ClockMethod, MembershipMethod, NodeEnv, Nodes, System, SystemConfig,
+    SystemDef, SystemError,
 };
 use crate::systems::ReadMode;
 
@@ -31,6 +31,9 @@ const CAPS: Capabilities = Capabilities {
     read_modes: &[ReadMode::Linearizable],
     bugs: &[STALE_READS],
     clock: ClockMethod::Unsupported("the memory system runs inside the harness: no clock to move"),
+    membership: MembershipMethod::Unsupported(
+        "the memory system runs inside the harness: no members",
+    ),
     nodes: Nodes::InProcess,
 };
 

@@ -12,9 +12,11 @@
 
 pub mod builtin;
 pub mod builtin_lock;
+pub mod builtin_membership;
 pub mod builtin_txn;
 pub mod cluster;
 pub mod etcd;
+pub mod etcd_membership;
 pub mod memory;
 
 use serde::{Deserialize, Serialize};

@@ -71,6 +71,7 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         partitions: Vec::new(),
         host: HostChoice::Auto,
         quiet: true,
+        faults: Default::default(),
     }
 }
 

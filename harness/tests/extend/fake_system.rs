@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use harness::node_host::{NodeHost, ProcessSpec, node_name};
 use harness::system::{
-    BugSwitch, Capabilities, ClockMethod, NodeEnv, Nodes, System, SystemConfig, SystemDef,
-    SystemError,
+    BugSwitch, Capabilities, ClockMethod, MembershipMethod, NodeEnv, Nodes, System, SystemConfig,
+    SystemDef, SystemError,
 };
 use harness::systems::ReadMode;
 use workloads::api::{Api, BoxFuture, CallError, Client, Kv};
@@ -24,6 +24,7 @@ pub static SYSTEM: SystemDef = SystemDef {
         read_modes: &[ReadMode::Linearizable],
         bugs: &[BugSwitch { name: "phantom", summary: "some reads return a value nobody wrote" }],
         clock: ClockMethod::Unsupported("toy nodes keep no time"),
+        membership: MembershipMethod::Unsupported("toy nodes have no cluster to leave"),
         nodes: Nodes::Processes,
     },
     make,

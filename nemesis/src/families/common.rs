@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::families::{ApplyCtx, DrawRng};
 use crate::inject::{FaultReport, Outcome};
 use crate::partition::Grudge;
-use crate::schedule::Target;
+use crate::schedule::{ScheduleConfig, Target};
 
 /// `n1` for node 0.
 pub fn node_name(i: usize) -> String {
@@ -65,12 +65,41 @@ pub fn link_outcomes(nodes: usize, links: &[(usize, usize)]) -> BTreeMap<usize, 
         .collect()
 }
 
-/// A process fault's target (one, minority, majority or all, uniformly) and its
-/// nodes, resolved now.
-pub fn draw_process_target(nodes: usize, rng: &mut DrawRng) -> (Target, Option<Vec<usize>>) {
-    let targets = [Target::One, Target::Minority, Target::Majority, Target::All];
+/// The targets process faults drew from before targets were an option.
+const FIRST_TARGETS: [Target; 4] = [Target::One, Target::Minority, Target::Majority, Target::All];
+
+/// Jepsen's node specs for a database that has primaries (`nemesis.combined`'s
+/// `node-specs`): the defaults of a leader-aware schedule.
+pub fn jepsen_targets(nodes: usize) -> Vec<Target> {
+    [
+        Target::One,
+        Target::MinorityThird,
+        Target::Minority,
+        Target::Majority,
+        Target::All,
+        Target::Primaries,
+    ]
+    .into_iter()
+    .filter(|t| t.fits(nodes))
+    .collect()
+}
+
+/// A process fault's target, uniformly from the configured targets (by default
+/// one, minority, majority or all; Jepsen's node specs, primaries included, in a
+/// leader-aware schedule) and its nodes, resolved now; primaries wait for apply
+/// time (nodes `None`).
+pub fn draw_process_target(
+    config: &ScheduleConfig,
+    rng: &mut DrawRng,
+) -> (Target, Option<Vec<usize>>) {
+    let defaults =
+        if config.leader_aware { jepsen_targets(config.nodes) } else { FIRST_TARGETS.to_vec() };
+    let targets = config.targets_or(&defaults, |_| true);
     let target = targets[rng.random_range(0..targets.len())].clone();
-    let chosen = target.resolve(nodes, rng, &[]).ok();
+    let chosen = match target {
+        Target::Primaries => None,
+        _ => target.resolve(config.nodes, rng, &[]).ok(),
+    };
     (target, chosen)
 }
 

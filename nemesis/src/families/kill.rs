@@ -64,7 +64,7 @@ impl Family for KillFamily {
     }
 
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
-        let (target, nodes) = draw_process_target(config.nodes, rng);
+        let (target, nodes) = draw_process_target(config, rng);
         Ok(Kill { target, nodes }.fault())
     }
 
@@ -110,7 +110,7 @@ impl Family for KillAllFamily {
 
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
         // Draw as `kill` does, so the stream (and every later fault) is the same.
-        let _ = draw_process_target(config.nodes, rng);
+        let _ = draw_process_target(config, rng);
         Ok(Kill { target: Target::All, nodes: Some((0..config.nodes).collect()) }.fault())
     }
 

@@ -64,6 +64,23 @@ pub trait Family: Send + Sync + 'static {
     /// the same way for the same config: that is what replay relies on.
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault>;
 
+    /// The family's fault aimed at the current leader, for the first round of a
+    /// leader-aware schedule ([`ScheduleConfig::leader_aware`]): a partition
+    /// isolating the primaries, the leader removed from the members. `None` when
+    /// the family has none (or the config leaves it out); then the round draws an
+    /// ordinary [`Family::draw`], after the leader-aimed ones.
+    fn draw_leading(&self, _config: &ScheduleConfig, _rng: &mut DrawRng) -> Option<Result<Fault>> {
+        None
+    }
+
+    /// Whether applying or healing its faults takes seconds (a membership change
+    /// waits for the cluster to reconfigure, a re-added member to catch up): a
+    /// leader-aware round plays such families last, so that one slow fault does
+    /// not push the others, or the leader's isolation, past the end of a short run.
+    fn slow(&self) -> bool {
+        false
+    }
+
     /// The value of the history's invoke for `fault`: what it intends.
     fn value(&self, fault: &Fault) -> Result<Value>;
 
@@ -127,6 +144,7 @@ registry! {
     kill: KILL, KILL_ALL;
     stop: STOP;
     clock: CLOCK;
+    membership: MEMBERSHIP;
 }
 
 /// The built-in family called `name` (the `--nemesis` word); the error lists

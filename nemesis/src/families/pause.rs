@@ -56,7 +56,7 @@ impl Family for PauseFamily {
     }
 
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
-        let (target, nodes) = draw_process_target(config.nodes, rng);
+        let (target, nodes) = draw_process_target(config, rng);
         Ok(Pause { target, nodes }.fault())
     }
 

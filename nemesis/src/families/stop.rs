@@ -59,7 +59,7 @@ impl Family for StopFamily {
     }
 
     fn draw(&self, config: &ScheduleConfig, rng: &mut DrawRng) -> Result<Fault> {
-        let (target, nodes) = draw_process_target(config.nodes, rng);
+        let (target, nodes) = draw_process_target(config, rng);
         Ok(Stop { target, nodes, grace_ms: config.stop_grace_ms }.fault())
     }
 
