@@ -618,7 +618,9 @@ fn section(history: &Linted, judged: &[Judged<SetFullEvidence>], linearizable: b
         .flat_map(|j| j.evidence.lost_details.iter().filter_map(|r| r.lost_latency_ms))
         .collect();
     section.blocks.push(Block::Table(Table {
-        caption: Some("latencies from known to ... (ms; Jepsen's quantiles)".into()),
+        caption: Some(
+            "milliseconds from known to visible, to stable and to lost (Jepsen's quantiles)".into(),
+        ),
         columns: ["latency", "elements", "0", "0.5", "0.95", "0.99", "1"]
             .map(String::from)
             .to_vec(),
