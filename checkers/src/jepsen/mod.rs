@@ -28,6 +28,7 @@ pub mod long_fork;
 pub mod queue;
 pub mod set;
 pub mod set_full;
+mod set_full_section;
 pub mod total_queue;
 pub mod unique_ids;
 
