@@ -125,10 +125,14 @@ fn judge(
     pairs: &[history::Pair],
 ) -> Result<Judged<SetEvidence>, CheckError> {
     let ops = history.ops();
-    let mut attempts: HashSet<&Value, FastHash> = HashSet::default();
+    // Sized up front: growing them would hash every element again, and each hash
+    // reads an element from wherever its operation lies in the history.
+    let n = pairs.len();
+    let mut attempts: HashSet<&Value, FastHash> = HashSet::with_capacity_and_hasher(n, FastHash);
     // Element -> (add invocation, ok completion) of its first acknowledged add.
-    let mut acknowledged: FastMap<&Value, (usize, usize)> = FastMap::default();
-    let mut not_failed: HashSet<&Value, FastHash> = HashSet::default();
+    let mut acknowledged: FastMap<&Value, (usize, usize)> =
+        FastMap::with_capacity_and_hasher(n, FastHash);
+    let mut not_failed: HashSet<&Value, FastHash> = HashSet::with_capacity_and_hasher(n, FastHash);
     let mut final_read: Option<usize> = None;
     for pair in pairs {
         let outcome = history.outcome(pair);
@@ -190,21 +194,25 @@ fn judge(
             ),
         ));
     };
-    let read: HashSet<&Value, FastHash> = items.iter().collect();
-    let mut ok: Vec<&Value> = read.iter().copied().filter(|v| attempts.contains(v)).collect();
-    let mut unexpected: Vec<&Value> =
-        read.iter().copied().filter(|v| !attempts.contains(v)).collect();
-    let mut lost: Vec<(&Value, (usize, usize))> =
-        acknowledged.iter().filter(|(v, _)| !read.contains(*v)).map(|(v, at)| (*v, *at)).collect();
-    let mut recovered: Vec<&Value> =
-        ok.iter().copied().filter(|v| !acknowledged.contains_key(v)).collect();
-    let mut failed_but_read: Vec<&Value> =
-        ok.iter().copied().filter(|v| !not_failed.contains(v)).collect();
+    // In the read's own order (often sorted already, which makes the sorts below
+    // cheap), each element once.
+    let mut read: HashSet<&Value, FastHash> =
+        HashSet::with_capacity_and_hasher(items.len(), FastHash);
+    let (mut ok, mut unexpected): (Vec<&Value>, Vec<&Value>) = (Vec::new(), Vec::new());
+    for v in items {
+        if read.insert(v) {
+            if attempts.contains(v) { ok.push(v) } else { unexpected.push(v) }
+        }
+    }
     ok.sort();
     unexpected.sort();
+    let mut lost: Vec<(&Value, (usize, usize))> =
+        acknowledged.iter().filter(|(v, _)| !read.contains(*v)).map(|(v, at)| (*v, *at)).collect();
     lost.sort();
-    recovered.sort();
-    failed_but_read.sort();
+    let recovered: Vec<&Value> =
+        ok.iter().copied().filter(|v| !acknowledged.contains_key(v)).collect();
+    let failed_but_read: Vec<&Value> =
+        ok.iter().copied().filter(|v| !not_failed.contains(v)).collect();
     let lost_values: Vec<&Value> = lost.iter().map(|(v, _)| *v).collect();
     evidence.ok_count = ok.len();
     evidence.lost_count = lost.len();

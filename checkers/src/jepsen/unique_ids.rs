@@ -9,10 +9,12 @@
 //! `true` when nothing was acknowledged; this answers `unknown`. Each key is its
 //! own generator when the history has keys.
 
+use std::collections::hash_map::Entry;
+
 use history::{Linted, OpKind, Pair, Value};
 use serde::Serialize;
 
-use super::{FastMap, Judged, key_cell, merge, options, parts, place, secs};
+use super::{FastHash, FastMap, Judged, key_cell, merge, options, parts, place, secs};
 use crate::registry::CheckerDef;
 use crate::section::{Block, Highlight, Operations, Role, Section, Table};
 use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict};
@@ -92,25 +94,39 @@ impl Checker for UniqueIds {
 fn judge(history: &Linted, key: Option<Value>, pairs: &[Pair]) -> Judged<UniqueIdsEvidence> {
     let ops = history.ops();
     let mut attempted = 0;
-    let mut returned: FastMap<&Value, Vec<usize>> = FastMap::default();
     let mut acknowledged = 0;
+    // Each id's first acknowledged completion, and every later one as (first,
+    // later): no list per id, so a million distinct ids cost one map entry each.
+    let mut first: FastMap<&Value, usize> =
+        FastMap::with_capacity_and_hasher(pairs.len(), FastHash);
+    let mut again: Vec<(usize, usize)> = Vec::new();
+    let mut range: Option<(&Value, &Value)> = None;
     for pair in pairs.iter().filter(|p| ops[p.invoke].f == "generate") {
         attempted += 1;
         if let (OpKind::Ok, Some(done)) = (history.outcome(pair), pair.completion) {
             acknowledged += 1;
-            returned.entry(&ops[done].value).or_default().push(done);
+            let id = &ops[done].value;
+            match first.entry(id) {
+                Entry::Occupied(e) => again.push((*e.get(), done)),
+                Entry::Vacant(e) => {
+                    e.insert(done);
+                    range = Some(range.map_or((id, id), |(lo, hi)| (lo.min(id), hi.max(id))));
+                }
+            }
         }
     }
-    let range = returned.keys().min().zip(returned.keys().max());
-    let mut duplicated: Vec<Duplicate> = returned
-        .iter()
-        .filter(|(_, at)| at.len() > 1)
-        .map(|(id, at)| {
-            let mut at = at.clone();
-            at.sort_unstable();
-            Duplicate { id: (*id).clone(), returned_by: at }
-        })
-        .collect();
+    again.sort_unstable();
+    let mut duplicated: Vec<Duplicate> = Vec::new();
+    for (at, later) in again {
+        match duplicated.last_mut() {
+            Some(d) if d.returned_by[0] == at => d.returned_by.push(later),
+            _ => duplicated
+                .push(Duplicate { id: ops[at].value.clone(), returned_by: vec![at, later] }),
+        }
+    }
+    for d in &mut duplicated {
+        d.returned_by.sort_unstable();
+    }
     duplicated.sort_by(|a, b| b.returned_by.len().cmp(&a.returned_by.len()).then(a.id.cmp(&b.id)));
     let evidence = UniqueIdsEvidence {
         key: key.clone(),
@@ -251,6 +267,31 @@ mod tests {
             o.explanation
         );
         assert_eq!(o.section.culprits(), vec![5]);
+    }
+
+    /// An id returned three times comes first, with all three completions in
+    /// history order, also when the completions come back out of invocation order.
+    #[test]
+    fn ids_returned_more_than_twice_list_every_completion_most_frequent_first() {
+        let mut ops: Vec<Op> = [generate(0, 5), generate(1, 9)].concat();
+        // Processes 2 and 3 overlap: 3's ok (returning 9) comes before 2's (5).
+        ops.extend([
+            Op::invoke(2, "generate", Value::Nil),
+            Op::invoke(3, "generate", Value::Nil),
+            Op::ok(3, "generate", 9.into()),
+            Op::ok(2, "generate", 5.into()),
+        ]);
+        ops.extend(generate(4, 9));
+        let o = check(ops);
+        assert_eq!(o.verdict, Verdict::Invalid, "{}", o.summary());
+        let e = o.evidence.get::<UniqueIdsEvidence>().unwrap();
+        assert_eq!(e.duplicated_count, 2);
+        assert_eq!(e.duplicated[0].id, Value::Int(9));
+        assert_eq!(e.duplicated[0].returned_by, vec![3, 6, 9]);
+        assert_eq!(e.duplicated[1].id, Value::Int(5));
+        assert_eq!(e.duplicated[1].returned_by, vec![1, 7]);
+        assert_eq!(e.range, Some((5.into(), 9.into())));
+        assert!(o.explanation.contains("Id 9 was returned by 3"), "{}", o.explanation);
     }
 
     #[test]
