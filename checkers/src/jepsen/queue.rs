@@ -19,7 +19,7 @@
 use history::{Linted, OpKind, Pair, Value};
 use serde::Serialize;
 
-use super::{FastMap, Judged, key_cell, merge, options, parts, place, secs};
+use super::{FastHash, FastMap, Judged, key_cell, merge, options, parts, place, secs};
 use crate::registry::CheckerDef;
 use crate::section::{Block, Highlight, Operations, Role, Section};
 use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict};
@@ -105,7 +105,9 @@ fn judge(history: &Linted, key: Option<Value>, pairs: &[Pair]) -> Judged<QueueEv
         }
     }
     steps.sort_unstable_by_key(|(at, ..)| *at);
-    let mut pending: FastMap<&Value, usize> = FastMap::default();
+    // Sized up front: growing would hash every pending element again.
+    let mut pending: FastMap<&Value, usize> =
+        FastMap::with_capacity_and_hasher(steps.len(), FastHash);
     let mut evidence = QueueEvidence {
         key: key.clone(),
         enqueue_count: steps.iter().filter(|s| s.1).count(),

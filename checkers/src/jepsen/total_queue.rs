@@ -24,8 +24,8 @@ use history::{Linted, OpKind, Pair, Value};
 use serde::Serialize;
 
 use super::{
-    FastMap, Judged, bad_op, collection, interval_str, key_cell, list_words, merge, options, parts,
-    place,
+    FastHash, FastMap, Judged, bad_op, collection, interval_str, key_cell, list_words, merge,
+    options, parts, place,
 };
 use crate::registry::CheckerDef;
 use crate::section::{Block, Section, Table};
@@ -130,8 +130,11 @@ fn judge(
     pairs: &[Pair],
 ) -> Result<Judged<TotalQueueEvidence>, CheckError> {
     let ops = history.ops();
-    let (mut attempts, mut enqueues, mut dequeues): (Counts, Counts, Counts) = Default::default();
-    let mut not_failed: Counts = Default::default();
+    // Sized up front: growing would hash every element again (each hash reads the
+    // element where its operation lies in the history).
+    let sized = || Counts::with_capacity_and_hasher(pairs.len(), FastHash);
+    let (mut attempts, mut enqueues, mut dequeues) = (sized(), sized(), sized());
+    let mut not_failed = sized();
     let mut indeterminate_drain = None;
     for pair in pairs {
         let outcome = history.outcome(pair);
@@ -176,7 +179,13 @@ fn judge(
             _ => {}
         }
     }
-    let ok = multiset(&dequeues, |v, d| d.min(count(&attempts, v)));
+    // Only counted and filtered, so not sorted: the largest of these multisets.
+    let ok =
+        dequeues.iter().map(|(v, &d)| (*v, d.min(count(&attempts, v)))).filter(|(_, n)| *n > 0);
+    let ok_count: usize = ok.clone().map(|(_, n)| n).sum();
+    let mut failed_but_dequeued: Vec<&Value> =
+        ok.filter(|(v, _)| count(&not_failed, v) == 0).map(|(v, _)| v).collect();
+    failed_but_dequeued.sort();
     let unexpected = multiset(&dequeues, |v, d| if count(&attempts, v) == 0 { d } else { 0 });
     let duplicated = multiset(&dequeues, |v, d| {
         let a = count(&attempts, v);
@@ -185,8 +194,6 @@ fn judge(
     let lost = multiset(&enqueues, |v, e| e.saturating_sub(count(&dequeues, v)));
     let recovered =
         multiset(&dequeues, |v, d| d.min(count(&attempts, v)).saturating_sub(count(&enqueues, v)));
-    let failed_but_dequeued: Vec<Value> =
-        ok.iter().filter(|(v, _)| count(&not_failed, v) == 0).map(|(v, _)| (*v).clone()).collect();
     let total = |m: &[(&Value, usize)]| m.iter().map(|(_, n)| n).sum::<usize>();
     let json =
         |m: &[(&Value, usize)]| m.iter().map(|(v, n)| (v.to_json(), *n)).collect::<Multiset>();
@@ -194,7 +201,7 @@ fn judge(
         key: key.clone(),
         attempt_count: attempts.values().sum(),
         acknowledged_count: enqueues.values().sum(),
-        ok_count: total(&ok),
+        ok_count,
         unexpected_count: total(&unexpected),
         duplicated_count: total(&duplicated),
         lost_count: total(&lost),
@@ -203,7 +210,7 @@ fn judge(
         unexpected: json(&unexpected),
         duplicated: json(&duplicated),
         recovered: json(&recovered),
-        failed_but_dequeued,
+        failed_but_dequeued: failed_but_dequeued.into_iter().cloned().collect(),
         indeterminate_drain,
     };
     let set_words = |m: &[(&Value, usize)]| {
