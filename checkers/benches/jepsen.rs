@@ -7,6 +7,16 @@
 //! time instead (for `/usr/bin/time -v` peak RSS); `JEPSEN_CASE=set-full-1m` picks
 //! one; `JEPSEN_WRITE=DIR` also writes each history as `DIR/<case>.jsonl`, for
 //! timing `faultline check` on it end to end (reading included).
+//!
+//! Measured (2 Dec 2026, this 2-core machine shared with other builds, load
+//! average 12-20, so ratios are rough), criterion medians at 250k / 1M lines:
+//! set-full 247 ms / 915 ms (3.7x), counter 79 / 321 ms (4.1x), set 192 ms / 2.2 s
+//! (11.6x; 834 ms / 3.45 s = 4.1x in a paired run: the one case that grows faster
+//! than linearly here, its 500k-element hash sets outgrowing the caches), bank
+//! 146 / 548 ms (3.8x), unique-ids 117 / 356 ms (3.0x), long-fork 289 ms / 1.12 s
+//! (3.9x), queue 101 / 604 ms (6.0x), total-queue 301 ms / 1.23 s (4.1x). Peak RSS
+//! of `JEPSEN_ONCE=1` (generating the history included): set-full-1m 485 MB,
+//! counter-1m 308 MB.
 
 #[path = "../tests/support/jepsen_histories.rs"]
 mod jepsen_histories;
