@@ -31,6 +31,8 @@
 //!   parallel, bounded in time and memory) and the [`linearizability::Model`] trait.
 //! - [`models`]: `register`, `cas-register`, `kv`, `multi-register`, `mutex`,
 //!   `fenced-lock`, `session-lock`, each with its registry entry.
+//! - [`jepsen`]: Jepsen's other checkers, one file each: `set`, `set-full`,
+//!   `counter`, `bank`, `unique-ids`, `long-fork`, `queue`, `total-queue`.
 //!
 //! # Adding a checker
 //! One file: a type implementing [`Checker`] (its evidence type and its section
@@ -45,6 +47,7 @@
 
 #[cfg(feature = "fakes")]
 pub mod fake;
+pub mod jepsen;
 pub mod linearizability;
 pub mod models;
 pub mod registry;

@@ -6,12 +6,13 @@
 //! one line in [`ALL`]; the command line (`faultline check --model`, its help text),
 //! `faultline list` and the harness read this list and compare no names themselves.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use history::Value;
 
-use crate::models;
 use crate::verdict::{CheckError, Checker};
+use crate::{jepsen, models};
 
 /// A checker as the registry lists it.
 #[derive(Debug)]
@@ -50,6 +51,15 @@ pub struct CheckerOptions {
     pub partition: bool,
     /// Worker threads; `None` = all cores.
     pub threads: Option<usize>,
+    /// Options of one checker, by name, with EDN values: what Jepsen passes as a
+    /// checker's options map and elle-cli as flags. The names are elle-cli's long
+    /// flags without dashes where it has one (`total-amount`,
+    /// `allow-negative-balances`, `max-transfer`, `group-size`), else the Jepsen
+    /// option without its `?` (`linearizable`); `faultline check --option
+    /// NAME=VALUE` fills it. A checker reads the names its summary lists and refuses
+    /// any other (so a typo is an error, never silently ignored); callers put only
+    /// the chosen checker's names here. A flag without a value is `true`.
+    pub extension: BTreeMap<String, Value>,
 }
 
 impl Default for CheckerOptions {
@@ -60,6 +70,7 @@ impl Default for CheckerOptions {
             memory_limit: 4 << 30,
             partition: true,
             threads: None,
+            extension: BTreeMap::new(),
         }
     }
 }
@@ -73,6 +84,14 @@ pub static ALL: &[&CheckerDef] = &[
     &models::mutex::CHECKER,
     &models::fenced_lock::CHECKER,
     &models::session_lock::CHECKER,
+    &jepsen::set::CHECKER,
+    &jepsen::set_full::CHECKER,
+    &jepsen::counter::CHECKER,
+    &jepsen::bank::CHECKER,
+    &jepsen::unique_ids::CHECKER,
+    &jepsen::long_fork::CHECKER,
+    &jepsen::queue::CHECKER,
+    &jepsen::total_queue::CHECKER,
     #[cfg(feature = "fakes")]
     &crate::fake::CHECKER,
 ];

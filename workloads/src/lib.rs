@@ -17,6 +17,11 @@
 //!   write, cas), checked per key with the `cas-register` model.
 //! - [`lock`]: acquire / release of a few shared lock keys, some acquires sent with a
 //!   destroyed session, checked per key with the `session-lock` model.
+//! - Jepsen's other tests, over the [`api::Txn`] API (so every system offering it
+//!   runs them): [`set`] (adds, a final read), [`set_full`] (adds and reads all
+//!   along), [`counter`] (compare-and-set increments), [`bank`] (guarded two-key
+//!   transfers), [`unique_ids`] (a compare-and-set id counter), each checked by the
+//!   Jepsen checker of the same name.
 //!
 //! # Determinism
 //! Every worker draws its operations from its own ChaCha8 stream derived from the run
@@ -29,8 +34,13 @@
 //! [`WorkloadError`] for options that cannot make a workload.
 
 pub mod api;
+pub mod bank;
+pub mod counter;
 pub mod lock;
 pub mod register;
+pub mod set;
+pub mod set_full;
+pub mod unique_ids;
 
 use history::Value;
 
@@ -108,7 +118,15 @@ impl std::fmt::Debug for WorkloadDef {
 
 /// Every workload, one line each. Adding a workload: one file with its
 /// [`WorkloadDef`], and one line here.
-pub static ALL: &[&WorkloadDef] = &[&register::WORKLOAD, &lock::WORKLOAD];
+pub static ALL: &[&WorkloadDef] = &[
+    &register::WORKLOAD,
+    &lock::WORKLOAD,
+    &set::WORKLOAD,
+    &set_full::WORKLOAD,
+    &counter::WORKLOAD,
+    &bank::WORKLOAD,
+    &unique_ids::WORKLOAD,
+];
 
 /// Options that cannot make a workload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -170,8 +188,11 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ALL.len());
         assert_eq!(by_name("register").map(|d| d.name), Ok("register"));
-        let err = by_name("bank").unwrap_err().to_string();
-        assert!(err.contains("bank") && err.contains("register") && err.contains("lock"), "{err}");
+        let err = by_name("no-such").unwrap_err().to_string();
+        assert!(
+            err.contains("no-such") && err.contains("register") && err.contains("bank"),
+            "{err}"
+        );
     }
 
     #[test]

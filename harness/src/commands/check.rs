@@ -45,6 +45,12 @@ pub struct CheckArgs {
     /// Check the history as one object even when the checker could split it by key.
     #[arg(long)]
     pub no_partition: bool,
+    /// A checker's own option, `NAME=VALUE` (the value in EDN) or `NAME` alone for
+    /// `true`; repeatable. `--model`'s help lists each checker's (elle-cli's names:
+    /// `set-full`: linearizable; `bank`: total-amount, accounts,
+    /// allow-negative-balances; `long-fork`: group-size).
+    #[arg(long = "option", value_name = "NAME[=VALUE]")]
+    pub options: Vec<String>,
     /// Print the outcomes as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -82,7 +88,23 @@ pub fn run(args: &CheckArgs) -> CmdResult {
         ),
         None => None,
     };
+    let mut extension = std::collections::BTreeMap::new();
+    for option in &args.options {
+        let (name, value) = match option.split_once('=') {
+            Some((name, text)) => {
+                let value = history::edn::parse_value(text)
+                    .map_err(|e| Failure::bad_input(format!("--option {option:?}: {e}")))?;
+                (name, value)
+            }
+            None => (option.as_str(), history::Value::Bool(true)),
+        };
+        if name.is_empty() {
+            return Err(Failure::bad_input(format!("--option {option:?}: no name")));
+        }
+        extension.insert(name.to_string(), value);
+    }
     let options = CheckerOptions {
+        extension,
         initial,
         time_limit: Some(Duration::from_secs_f64(args.timeout)),
         memory_limit: usize::try_from(args.memory_limit.saturating_mul(1 << 20))

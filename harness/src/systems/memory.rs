@@ -4,10 +4,16 @@
 //! for benchmarking the runtime without a network in the way. It has no processes,
 //! so it cannot be faulted.
 //!
-//! Its bug switch `stale-reads` gives every client its own copy of the keys, refreshed
-//! (with the value before the change) by its writes and by every [`REFRESH_EVERY`]th
-//! read: reads go stale, which the
-//! checker must catch (`memory-stale` is the same system with the switch on).
+//! Its bug switches are negative controls, each a bug some checker must catch:
+//! - `stale-reads` gives every client its own copy of the keys, refreshed (with the
+//!   value before the change) by its writes and by every [`REFRESH_EVERY`]th read:
+//!   reads go stale (`memory-stale` is the same system with the switch on);
+//! - `lost-writes` acknowledges every [`LOSE_EVERY`]th write (put, successful cas,
+//!   commit) without applying it: `set`, `set-full`, `counter` and `unique-ids`
+//!   must come out invalid;
+//! - `partial-commits` applies only the first write of every
+//!   [`PARTIAL_EVERY`]th commit of several keys, and acknowledges it: a
+//!   non-atomic transaction, which `bank` must catch.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,10 +32,24 @@ const STALE_READS: BugSwitch = BugSwitch {
     summary: "each client reads its own copy, refreshed only now and then",
 };
 
+const LOST_WRITES: BugSwitch =
+    BugSwitch { name: "lost-writes", summary: "every 5th acknowledged write is never applied" };
+
+const PARTIAL_COMMITS: BugSwitch = BugSwitch {
+    name: "partial-commits",
+    summary: "every 3rd multi-key commit applies only its first write",
+};
+
+/// `lost-writes` drops every this many acknowledged writes.
+pub const LOSE_EVERY: u64 = 5;
+
+/// `partial-commits` tears every this many commits of several keys.
+pub const PARTIAL_EVERY: u64 = 3;
+
 const CAPS: Capabilities = Capabilities {
     apis: &[Api::Kv, Api::Txn],
     read_modes: &[ReadMode::Linearizable],
-    bugs: &[STALE_READS],
+    bugs: &[STALE_READS, LOST_WRITES, PARTIAL_COMMITS],
     clock: ClockMethod::Unsupported("the memory system runs inside the harness: no clock to move"),
     membership: MembershipMethod::Unsupported(
         "the memory system runs inside the harness: no members",
@@ -55,10 +75,11 @@ pub static STALE: SystemDef = SystemDef {
 };
 
 fn make(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, SystemError> {
-    let stale = config.bugs.iter().any(|b| b == STALE_READS.name);
+    let on = |bug: BugSwitch| config.bugs.iter().any(|b| b == bug.name);
     Ok(Box::new(Memory {
         nodes: env.host.node_count().max(1),
-        stale_reads: stale,
+        stale_reads: on(STALE_READS),
+        bugs: WriteBugs { lost_writes: on(LOST_WRITES), partial_commits: on(PARTIAL_COMMITS) },
         ..Memory::new(1)
     }))
 }
@@ -75,6 +96,9 @@ struct Store {
     keys: HashMap<String, (String, u64)>,
     /// The version of the last write (versions only grow).
     version: u64,
+    /// Acknowledged writes and multi-key commits so far (for the bug switches).
+    acknowledged: u64,
+    multi_key_commits: u64,
 }
 
 impl Store {
@@ -89,6 +113,33 @@ impl Store {
         self.version += 1;
         self.keys.insert(key.to_string(), (value.to_string(), self.version));
     }
+
+    /// One acknowledged write operation of `writes`, as the bug switches have it:
+    /// applied whole, applied in part (`partial-commits`), or not at all
+    /// (`lost-writes`).
+    fn apply(&mut self, bugs: WriteBugs, writes: &[(&str, &str)]) {
+        self.acknowledged += 1;
+        if bugs.lost_writes && self.acknowledged.is_multiple_of(LOSE_EVERY) {
+            return;
+        }
+        let mut writes = writes;
+        if writes.len() > 1 {
+            self.multi_key_commits += 1;
+            if bugs.partial_commits && self.multi_key_commits.is_multiple_of(PARTIAL_EVERY) {
+                writes = &writes[..1];
+            }
+        }
+        for (key, value) in writes {
+            self.write(key, value);
+        }
+    }
+}
+
+/// The write bugs switched on (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+struct WriteBugs {
+    lost_writes: bool,
+    partial_commits: bool,
 }
 
 type Shared = Arc<Mutex<Store>>;
@@ -98,11 +149,17 @@ pub struct Memory {
     nodes: usize,
     store: Shared,
     stale_reads: bool,
+    bugs: WriteBugs,
 }
 
 impl Memory {
     pub fn new(nodes: usize) -> Memory {
-        Memory { nodes: nodes.max(1), store: Arc::default(), stale_reads: false }
+        Memory {
+            nodes: nodes.max(1),
+            store: Arc::default(),
+            stale_reads: false,
+            bugs: WriteBugs::default(),
+        }
     }
 
     /// The same store with the stale-read bug (see the module docs).
@@ -117,6 +174,7 @@ impl Memory {
             node: node_name(node % self.nodes),
             stale: self.stale_reads.then(HashMap::new),
             reads: 0,
+            bugs: self.bugs,
         }
     }
 }
@@ -153,6 +211,7 @@ pub struct MemoryClient {
     /// The buggy client's own copy of the keys it touched.
     stale: Option<HashMap<String, Versioned>>,
     reads: u64,
+    bugs: WriteBugs,
 }
 
 impl MemoryClient {
@@ -207,7 +266,8 @@ impl Kv for MemoryClient {
     fn put<'a>(&'a mut self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), CallError>> {
         Box::pin(async move {
             self.refresh(key);
-            self.store().write(key, value);
+            let bugs = self.bugs;
+            self.store().apply(bugs, &[(key, value)]);
             Ok(())
         })
     }
@@ -220,10 +280,11 @@ impl Kv for MemoryClient {
     ) -> BoxFuture<'a, Result<bool, CallError>> {
         Box::pin(async move {
             self.refresh(key);
+            let bugs = self.bugs;
             let mut store = self.store();
             let holds = store.read(key).value.is_some_and(|v| v == from);
             if holds {
-                store.write(key, to);
+                store.apply(bugs, &[(key, to)]);
             }
             Ok(holds)
         })
@@ -270,14 +331,45 @@ impl Txn for MemoryClient {
             for (key, _) in writes {
                 self.refresh(key);
             }
+            let bugs = self.bugs;
             let mut store = self.store();
             if guards.iter().any(|(k, version)| store.read(k).version != *version) {
                 return Ok(false);
             }
-            for (key, value) in writes {
-                store.write(key, value);
-            }
+            let writes: Vec<(&str, &str)> =
+                writes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            store.apply(bugs, &writes);
             Ok(true)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write bugs do what their summaries say, and nothing without them.
+    #[test]
+    fn lost_writes_drop_every_fifth_write_partial_commits_tear_every_third() {
+        let mut lost = Store::default();
+        let bugs = WriteBugs { lost_writes: true, partial_commits: false };
+        for i in 1..=10 {
+            lost.apply(bugs, &[(&format!("k{i}"), "v")]);
+        }
+        let missing: Vec<u64> =
+            (1..=10).filter(|i| lost.read(&format!("k{i}")).value.is_none()).collect();
+        assert_eq!(missing, vec![5, 10]);
+        let mut torn = Store::default();
+        let bugs = WriteBugs { lost_writes: false, partial_commits: true };
+        for i in 1..=3 {
+            torn.apply(bugs, &[(&format!("a{i}"), "1"), (&format!("b{i}"), "2")]);
+        }
+        assert!(torn.read("a3").value.is_some() && torn.read("b3").value.is_none());
+        assert!(torn.read("b2").value.is_some());
+        let mut fine = Store::default();
+        for i in 1..=10 {
+            fine.apply(WriteBugs::default(), &[(&format!("k{i}"), "v"), (&format!("j{i}"), "v")]);
+        }
+        assert_eq!(fine.keys.len(), 20);
     }
 }
