@@ -31,6 +31,8 @@
 //!   parallel, bounded in time and memory) and the [`linearizability::Model`] trait.
 //! - [`models`]: `register`, `cas-register`, `kv`, `multi-register`, `mutex`,
 //!   `fenced-lock`, `session-lock`, each with its registry entry.
+//! - [`elle`]: Elle's transactional checkers `list-append` and `rw-register`
+//!   (dependency cycles and anomalies, judged against consistency models).
 //!
 //! # Adding a checker
 //! One file: a type implementing [`Checker`] (its evidence type and its section
@@ -43,6 +45,7 @@
 //! Input a checker cannot read is a [`CheckError`] naming the history line; running
 //! out of time or memory is not an error but an `Unknown` verdict.
 
+pub mod elle;
 #[cfg(feature = "fakes")]
 pub mod fake;
 pub mod linearizability;

@@ -6,12 +6,13 @@
 //! one line in [`ALL`]; the command line (`faultline check --model`, its help text),
 //! `faultline list` and the harness read this list and compare no names themselves.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use history::Value;
 
-use crate::models;
 use crate::verdict::{CheckError, Checker};
+use crate::{elle, models};
 
 /// A checker as the registry lists it.
 #[derive(Debug)]
@@ -50,6 +51,16 @@ pub struct CheckerOptions {
     pub partition: bool,
     /// Worker threads; `None` = all cores.
     pub threads: Option<usize>,
+    /// Checker-specific options, named as elle-cli's long flags (without the
+    /// dashes), so `faultline elle` can pass its flags through unchanged. A checker
+    /// reads the names it knows and ignores the others:
+    /// - Elle's `list-append` and `rw-register`: `consistency-models`, `anomalies`
+    ///   (lists of keywords or strings, or one comma-separated string; `""` = none),
+    ///   `cycle-search-timeout` (integer milliseconds), and for rw-register
+    ///   `sequential-keys`, `linearizable-keys`, `wfr-keys` (booleans);
+    /// - Jepsen's `bank`: `allow-negative-balances` (boolean), `total-amount`,
+    ///   `max-transfer` (integers); `long-fork`: `group-size` (integer).
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl Default for CheckerOptions {
@@ -60,6 +71,7 @@ impl Default for CheckerOptions {
             memory_limit: 4 << 30,
             partition: true,
             threads: None,
+            extra: BTreeMap::new(),
         }
     }
 }
@@ -73,6 +85,8 @@ pub static ALL: &[&CheckerDef] = &[
     &models::mutex::CHECKER,
     &models::fenced_lock::CHECKER,
     &models::session_lock::CHECKER,
+    &elle::LIST_APPEND,
+    &elle::RW_REGISTER,
     #[cfg(feature = "fakes")]
     &crate::fake::CHECKER,
 ];

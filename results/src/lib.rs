@@ -11,6 +11,7 @@
 //!   section ([`sections`]: paragraphs, tables, highlighted operations, plots and
 //!   [`linview`], the Porcupine-style view of a linearizability failure). A new
 //!   checker's section needs no code here.
+//! - [`graphs`]: small directed graphs (dependency cycles) as SVG, no graphviz.
 //! - [`intervals`]: client operations as intervals and nemesis fault windows.
 //! - [`summary`]: system, workload, nemesis, seed and replay commands from `test.json`.
 //! - [`junit`]: JUnit XML (quick-junit), one case per checker; [`matrix`]: the
@@ -25,6 +26,7 @@
 
 pub mod availability;
 pub mod bundle;
+pub mod graphs;
 pub mod html;
 pub mod intervals;
 pub mod junit;
