@@ -118,7 +118,11 @@ mod tests {
         let svg = graph_svg(&view);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<circle").count(), 3);
-        assert_eq!(svg.matches("class=\"edge\"").count(), 3, "the edge to a missing node is skipped");
+        assert_eq!(
+            svg.matches("class=\"edge\"").count(),
+            3,
+            "the edge to a missing node is skipped"
+        );
         assert!(
             svg.contains("&lt;cycle&gt;") && svg.contains("a&amp;b") && !svg.contains("<cycle>")
         );
