@@ -17,6 +17,9 @@
 //!   write, cas), checked per key with the `cas-register` model.
 //! - [`lock`]: acquire / release of a few shared lock keys, some acquires sent with a
 //!   destroyed session, checked per key with the `session-lock` model.
+//! - [`list_append`], [`rw_register`]: Elle's transactional workloads over the
+//!   [`api::Txn`] API, checked for isolation anomalies; [`txn_gen`] is what they
+//!   share.
 //!
 //! # Determinism
 //! Every worker draws its operations from its own ChaCha8 stream derived from the run
@@ -29,8 +32,11 @@
 //! [`WorkloadError`] for options that cannot make a workload.
 
 pub mod api;
+pub mod list_append;
 pub mod lock;
 pub mod register;
+pub mod rw_register;
+pub mod txn_gen;
 
 use history::Value;
 
@@ -108,7 +114,8 @@ impl std::fmt::Debug for WorkloadDef {
 
 /// Every workload, one line each. Adding a workload: one file with its
 /// [`WorkloadDef`], and one line here.
-pub static ALL: &[&WorkloadDef] = &[&register::WORKLOAD, &lock::WORKLOAD];
+pub static ALL: &[&WorkloadDef] =
+    &[&register::WORKLOAD, &lock::WORKLOAD, &list_append::WORKLOAD, &rw_register::WORKLOAD];
 
 /// Options that cannot make a workload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -8,6 +8,14 @@
 //! (with the value before the change) by its writes and by every [`REFRESH_EVERY`]th
 //! read: reads go stale, which the
 //! checker must catch (`memory-stale` is the same system with the switch on).
+//!
+//! Its bug switch `stale-snapshot` breaks transaction isolation the way a store that
+//! hands out old snapshots does: a client's transactions read the snapshot taken
+//! when its previous transaction ended, and a commit checks only the versions of the
+//! keys it writes (first-committer-wins on the write set, as snapshot isolation
+//! does), not of the keys it only read. Reads go stale (a strict-serializable
+//! violation) and two transactions can each read what the other overwrites (write
+//! skew, G2-item), which Elle's checkers must catch.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,10 +34,16 @@ const STALE_READS: BugSwitch = BugSwitch {
     summary: "each client reads its own copy, refreshed only now and then",
 };
 
+const STALE_SNAPSHOT: BugSwitch = BugSwitch {
+    name: "stale-snapshot",
+    summary: "transactions read the client's previous snapshot and commit checking only \
+              the keys they write (write skew)",
+};
+
 const CAPS: Capabilities = Capabilities {
     apis: &[Api::Kv, Api::Txn],
     read_modes: &[ReadMode::Linearizable],
-    bugs: &[STALE_READS],
+    bugs: &[STALE_READS, STALE_SNAPSHOT],
     clock: ClockMethod::Unsupported("the memory system runs inside the harness: no clock to move"),
     nodes: Nodes::InProcess,
 };
@@ -53,9 +67,11 @@ pub static STALE: SystemDef = SystemDef {
 
 fn make(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, SystemError> {
     let stale = config.bugs.iter().any(|b| b == STALE_READS.name);
+    let stale_snapshot = config.bugs.iter().any(|b| b == STALE_SNAPSHOT.name);
     Ok(Box::new(Memory {
         nodes: env.host.node_count().max(1),
         stale_reads: stale,
+        stale_snapshot,
         ..Memory::new(1)
     }))
 }
@@ -67,7 +83,7 @@ fn make_stale(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, Sy
 }
 
 /// The keys, each with its value and the version of its last write.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Store {
     keys: HashMap<String, (String, u64)>,
     /// The version of the last write (versions only grow).
@@ -95,16 +111,27 @@ pub struct Memory {
     nodes: usize,
     store: Shared,
     stale_reads: bool,
+    stale_snapshot: bool,
 }
 
 impl Memory {
     pub fn new(nodes: usize) -> Memory {
-        Memory { nodes: nodes.max(1), store: Arc::default(), stale_reads: false }
+        Memory {
+            nodes: nodes.max(1),
+            store: Arc::default(),
+            stale_reads: false,
+            stale_snapshot: false,
+        }
     }
 
     /// The same store with the stale-read bug (see the module docs).
     pub fn with_stale_reads(nodes: usize) -> Memory {
         Memory { stale_reads: true, ..Memory::new(nodes) }
+    }
+
+    /// The same store with the stale-snapshot bug (see the module docs).
+    pub fn with_stale_snapshots(nodes: usize) -> Memory {
+        Memory { stale_snapshot: true, ..Memory::new(nodes) }
     }
 
     /// A client of the store, as its concrete type (tests wrap it).
@@ -114,6 +141,9 @@ impl Memory {
             node: node_name(node % self.nodes),
             stale: self.stale_reads.then(HashMap::new),
             reads: 0,
+            snapshot: self
+                .stale_snapshot
+                .then(|| self.store.lock().map(|s| s.clone()).unwrap_or_default()),
         }
     }
 }
@@ -150,11 +180,21 @@ pub struct MemoryClient {
     /// The buggy client's own copy of the keys it touched.
     stale: Option<HashMap<String, Versioned>>,
     reads: u64,
+    /// The stale-snapshot client's snapshot, taken when its last transaction ended.
+    snapshot: Option<Store>,
 }
 
 impl MemoryClient {
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stale-snapshot client takes a new snapshot (its transaction ended).
+    fn retake_snapshot(&mut self) {
+        if self.snapshot.is_some() {
+            let now = self.store().clone();
+            self.snapshot = Some(now);
+        }
     }
 
     /// The buggy client refreshes its copy of `key` from the store.
@@ -236,6 +276,12 @@ impl Txn for MemoryClient {
             if self.stale.is_some() {
                 return Ok(keys.iter().map(|k| self.read_one(k)).collect());
             }
+            if let Some(snapshot) = &self.snapshot {
+                let found = keys.iter().map(|k| snapshot.read(k)).collect();
+                // A read-only transaction ends here; one that writes ends at its commit.
+                self.retake_snapshot();
+                return Ok(found);
+            }
             let store = self.store();
             Ok(keys.iter().map(|k| store.read(k)).collect())
         })
@@ -267,14 +313,19 @@ impl Txn for MemoryClient {
             for (key, _) in writes {
                 self.refresh(key);
             }
+            let only_written = self.snapshot.is_some();
             let mut store = self.store();
-            if guards.iter().any(|(k, version)| store.read(k).version != *version) {
-                return Ok(false);
+            let checked =
+                guards.iter().filter(|(k, _)| !only_written || writes.iter().any(|(w, _)| w == k));
+            let holds = !checked.into_iter().any(|(k, version)| store.read(k).version != *version);
+            if holds {
+                for (key, value) in writes {
+                    store.write(key, value);
+                }
             }
-            for (key, value) in writes {
-                store.write(key, value);
-            }
-            Ok(true)
+            drop(store);
+            self.retake_snapshot();
+            Ok(holds)
         })
     }
 }
