@@ -257,6 +257,8 @@ pub fn run<'h>(
     }
     let edge_count = edges.len();
     let g = Graph::new(txns.txns.len(), edges);
+    // From here on is the cycle search (components, then cycles in each).
+    let graph_built = Instant::now();
     let components = graph::sccs(&g);
     let cycle_types: BTreeSet<&'static str> = prohibited.iter().copied().collect();
     let prefer = match flavor {
@@ -291,6 +293,7 @@ pub fn run<'h>(
         elapsed: started.elapsed(),
         ..Stats::default()
     };
+    stats.counters.insert("cycle_search_us", graph_built.elapsed().as_micros() as u64);
     stats.counters.insert("transactions", txns.txns.len() as u64);
     stats.counters.insert("edges", edge_count as u64);
     stats.counters.insert("sccs", components.len() as u64);

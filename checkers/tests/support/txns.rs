@@ -251,18 +251,19 @@ pub fn plant(history: &History, plant: Plant, n: usize) -> Option<History> {
             // missing an element a committed transaction appended (list-append),
             // or nil where a committed transaction had written a value (register).
             // In a serial history that transaction completed before the read began.
-            let ok_writer = |h: &History, k: &Value, v: &Value| {
-                h.ops.iter().any(|o| {
-                    o.kind == OpKind::Ok
-                        && o.value.as_list().is_some_and(|ms| {
-                            ms.iter().any(|m| {
-                                m.as_list().is_some_and(|l| {
-                                    l[0] != Value::kw("r") && &l[1] == k && &l[2] == v
-                                })
-                            })
-                        })
+            // Every (key, value) a committed transaction wrote, once (not a scan per read).
+            let committed: std::collections::HashSet<String> = h
+                .ops
+                .iter()
+                .filter(|o| o.kind == OpKind::Ok)
+                .flat_map(|o| o.value.as_list().unwrap_or(&[]).iter())
+                .filter_map(|m| {
+                    let l = m.as_list()?;
+                    (l[0] != Value::kw("r")).then(|| format!("{} {}", l[1], l[2]))
                 })
-            };
+                .collect();
+            let ok_writer =
+                |_: &History, k: &Value, v: &Value| committed.contains(&format!("{k} {v}"));
             let candidates: Vec<((usize, usize), Value)> = reads
                 .iter()
                 .filter_map(|&r| {
