@@ -33,6 +33,8 @@
 //!   `fenced-lock`, `session-lock`, each with its registry entry.
 //! - [`jepsen`]: Jepsen's other checkers, one file each: `set`, `set-full`,
 //!   `counter`, `bank`, `unique-ids`, `long-fork`, `queue`, `total-queue`.
+//! - [`elle`]: Elle's transactional checkers `list-append` and `rw-register`
+//!   (dependency cycles and anomalies, judged against consistency models).
 //!
 //! # Adding a checker
 //! One file: a type implementing [`Checker`] (its evidence type and its section
@@ -45,6 +47,7 @@
 //! Input a checker cannot read is a [`CheckError`] naming the history line; running
 //! out of time or memory is not an error but an `Unknown` verdict.
 
+pub mod elle;
 #[cfg(feature = "fakes")]
 pub mod fake;
 pub mod jepsen;

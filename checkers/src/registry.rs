@@ -12,7 +12,7 @@ use std::time::Duration;
 use history::Value;
 
 use crate::verdict::{CheckError, Checker};
-use crate::{jepsen, models};
+use crate::{elle, jepsen, models};
 
 /// A checker as the registry lists it.
 #[derive(Debug)]
@@ -92,6 +92,8 @@ pub static ALL: &[&CheckerDef] = &[
     &jepsen::long_fork::CHECKER,
     &jepsen::queue::CHECKER,
     &jepsen::total_queue::CHECKER,
+    &elle::LIST_APPEND,
+    &elle::RW_REGISTER,
     #[cfg(feature = "fakes")]
     &crate::fake::CHECKER,
 ];

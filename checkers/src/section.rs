@@ -73,6 +73,8 @@ pub enum Block {
     Plot(Plot),
     /// Why a history is not linearizable, drawn the way Porcupine does.
     Linearization(LinearizationView),
+    /// A small directed graph: a dependency cycle between transactions.
+    Graph(GraphView),
     /// A block type written by a newer version: shown as a note, never an error.
     #[serde(other)]
     Unknown,
@@ -151,6 +153,40 @@ pub struct Series {
     pub name: String,
     /// (x, y) in x order.
     pub points: Vec<(f64, f64)>,
+}
+
+/// A small directed graph to draw (a cycle of dependencies between transactions:
+/// the report draws its nodes on a circle, in order, with labelled arrows). Nodes
+/// are referred to by their index in `nodes`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphView {
+    #[serde(default)]
+    pub caption: Option<String>,
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphNode {
+    /// A short name drawn in the node (`T1`).
+    pub label: String,
+    /// Shown on hover (the operation in full).
+    #[serde(default)]
+    pub detail: String,
+    /// The history position of the operation it stands for, when it is one.
+    #[serde(default)]
+    pub position: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphEdge {
+    pub from: usize,
+    pub to: usize,
+    /// Drawn on the arrow (`rw`).
+    pub label: String,
+    /// Shown on hover (why the edge exists).
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// Why a history is not linearizable, as positions into the history: the longest

@@ -56,6 +56,13 @@ pub enum Command {
     /// Check histories with a checker from the registry (a linearizability model or
     /// any other; `faultline list` shows them).
     Check(commands::check::CheckArgs),
+    /// A drop-in for elle-cli: `faultline elle -m list-append FILE...` takes
+    /// elle-cli's flags, inputs, output lines and exit codes (`faultline elle --help`).
+    #[command(disable_help_flag = true)]
+    Elle {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
     /// What a run can be made of: systems, workloads, nemeses, checkers and bug
     /// switches, each with what it supports or needs.
     List {
@@ -136,6 +143,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Report { run_dir } => commands::report::report(&run_dir),
         Command::Serve { store, port, bind } => commands::serve::serve(&store, bind, port),
         Command::Check(args) => commands::check::run(&args),
+        Command::Elle { args } => commands::elle::run(&args),
         Command::List { json } => {
             commands::list::list(&crate::controller::Registry::default(), json)
         }

@@ -11,6 +11,10 @@
 //! - `no-fsync`: acknowledged log appends are not fsynced (redb `Durability::None`), so a
 //!   crash of every node can lose them.
 //! - `lock-no-session-check`: a lock acquire does not check that the session is alive.
+//! - `txn-unchecked-reads`: a transaction's `check-index` / `check-not-exists` on keys it
+//!   does not also write are skipped: it validates only its write set, as stores that
+//!   give snapshot isolation where serializability was promised do, so two transactions
+//!   that each read what the other writes both commit (write skew, Elle's G2-item).
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -27,6 +31,7 @@ pub enum Bug {
     AckBeforeCommit,
     NoFsync,
     LockNoSessionCheck,
+    TxnUncheckedReads,
 }
 
 impl Bug {
@@ -36,6 +41,7 @@ impl Bug {
             Bug::AckBeforeCommit => "ack-before-commit",
             Bug::NoFsync => "no-fsync",
             Bug::LockNoSessionCheck => "lock-no-session-check",
+            Bug::TxnUncheckedReads => "txn-unchecked-reads",
         }
     }
 }

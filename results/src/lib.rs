@@ -11,6 +11,7 @@
 //!   section ([`sections`]: paragraphs, tables, highlighted operations, plots and
 //!   [`linview`], the Porcupine-style view of a linearizability failure). A new
 //!   checker's section needs no code here.
+//! - [`graphs`]: small directed graphs (dependency cycles) as SVG, no graphviz.
 //! - [`intervals`]: client operations as intervals and nemesis fault windows.
 //! - [`cap`]: per partition window, each side's availability and latency, where
 //!   the leader was, and how long the majority side took to serve again.
@@ -30,6 +31,7 @@ pub mod availability;
 pub mod bundle;
 pub mod cap;
 pub mod catalog;
+pub mod graphs;
 pub mod html;
 pub mod intervals;
 pub mod junit;

@@ -2,7 +2,8 @@
 //! [`checkers::section`] without knowing which checker wrote them: paragraphs,
 //! tables, operations highlighted by history position (each with its role and the
 //! operation's details), line plots (with the faults in force behind a time axis),
-//! and the Porcupine-style linearization view ([`crate::linview`]).
+//! drawn dependency graphs ([`crate::graphs`]) and the Porcupine-style
+//! linearization view ([`crate::linview`]).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -72,6 +73,11 @@ fn block_html(
             s.push_str(&linview::render(&run.history, iv, lin, &check.name, *lin_views));
             s.push_str("</div>");
             *lin_views += 1;
+        }
+        Block::Graph(g) => {
+            s.push_str(r#"<div class="scroll check-graph">"#);
+            s.push_str(&crate::graphs::graph_svg(g));
+            s.push_str("</div>");
         }
         Block::Unknown => s.push_str(
             r#"<p class="warning">Part of this section was written by a newer faultline and cannot be shown.</p>"#,

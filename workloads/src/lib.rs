@@ -22,6 +22,9 @@
 //!   along), [`counter`] (compare-and-set increments), [`bank`] (guarded two-key
 //!   transfers), [`unique_ids`] (a compare-and-set id counter), each checked by the
 //!   Jepsen checker of the same name.
+//! - [`list_append`], [`rw_register`]: Elle's transactional workloads over the
+//!   [`api::Txn`] API, checked for isolation anomalies; [`txn_gen`] is what they
+//!   share.
 //!
 //! # Determinism
 //! Every worker draws its operations from its own ChaCha8 stream derived from the run
@@ -36,10 +39,13 @@
 pub mod api;
 pub mod bank;
 pub mod counter;
+pub mod list_append;
 pub mod lock;
 pub mod register;
+pub mod rw_register;
 pub mod set;
 pub mod set_full;
+pub mod txn_gen;
 pub mod unique_ids;
 
 use history::Value;
@@ -126,6 +132,8 @@ pub static ALL: &[&WorkloadDef] = &[
     &counter::WORKLOAD,
     &bank::WORKLOAD,
     &unique_ids::WORKLOAD,
+    &list_append::WORKLOAD,
+    &rw_register::WORKLOAD,
 ];
 
 /// Options that cannot make a workload.

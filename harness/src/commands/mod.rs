@@ -2,6 +2,8 @@
 
 pub mod analyze;
 pub mod check;
+pub mod elle;
+pub mod elle_input;
 pub mod history;
 pub mod lab;
 pub mod lab_cli;

@@ -69,6 +69,10 @@ pub static SYSTEM: SystemDef = SystemDef {
                 name: "lock-no-session-check",
                 summary: "locks granted to destroyed sessions",
             },
+            BugSwitch {
+                name: "txn-unchecked-reads",
+                summary: "transactions validate only the keys they write (write skew)",
+            },
         ],
         clock: ClockMethod::Injected,
         membership: MembershipMethod::Supported,

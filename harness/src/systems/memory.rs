@@ -14,6 +14,13 @@
 //! - `partial-commits` applies only the first write of every
 //!   [`PARTIAL_EVERY`]th commit of several keys, and acknowledges it: a
 //!   non-atomic transaction, which `bank` must catch.
+//! - `stale-snapshot` breaks transaction isolation the way a store that hands out
+//!   old snapshots does: a client's transactions read the snapshot taken when its
+//!   previous transaction ended, and a commit checks only the versions of the keys
+//!   it writes (first-committer-wins on the write set, as snapshot isolation does),
+//!   not of the keys it only read. Reads go stale (a strict-serializable violation)
+//!   and two transactions can each read what the other overwrites (write skew,
+//!   G2-item), which Elle's checkers must catch.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +37,12 @@ use crate::systems::ReadMode;
 const STALE_READS: BugSwitch = BugSwitch {
     name: "stale-reads",
     summary: "each client reads its own copy, refreshed only now and then",
+};
+
+const STALE_SNAPSHOT: BugSwitch = BugSwitch {
+    name: "stale-snapshot",
+    summary: "transactions read the client's previous snapshot and commit checking only \
+              the keys they write (write skew)",
 };
 
 const LOST_WRITES: BugSwitch =
@@ -49,7 +62,7 @@ pub const PARTIAL_EVERY: u64 = 3;
 const CAPS: Capabilities = Capabilities {
     apis: &[Api::Kv, Api::Txn],
     read_modes: &[ReadMode::Linearizable],
-    bugs: &[STALE_READS, LOST_WRITES, PARTIAL_COMMITS],
+    bugs: &[STALE_READS, LOST_WRITES, PARTIAL_COMMITS, STALE_SNAPSHOT],
     clock: ClockMethod::Unsupported("the memory system runs inside the harness: no clock to move"),
     membership: MembershipMethod::Unsupported(
         "the memory system runs inside the harness: no members",
@@ -80,6 +93,7 @@ fn make(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, SystemEr
         nodes: env.host.node_count().max(1),
         stale_reads: on(STALE_READS),
         bugs: WriteBugs { lost_writes: on(LOST_WRITES), partial_commits: on(PARTIAL_COMMITS) },
+        stale_snapshot: on(STALE_SNAPSHOT),
         ..Memory::new(1)
     }))
 }
@@ -91,7 +105,7 @@ fn make_stale(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, Sy
 }
 
 /// The keys, each with its value and the version of its last write.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Store {
     keys: HashMap<String, (String, u64)>,
     /// The version of the last write (versions only grow).
@@ -150,6 +164,7 @@ pub struct Memory {
     store: Shared,
     stale_reads: bool,
     bugs: WriteBugs,
+    stale_snapshot: bool,
 }
 
 impl Memory {
@@ -159,12 +174,18 @@ impl Memory {
             store: Arc::default(),
             stale_reads: false,
             bugs: WriteBugs::default(),
+            stale_snapshot: false,
         }
     }
 
     /// The same store with the stale-read bug (see the module docs).
     pub fn with_stale_reads(nodes: usize) -> Memory {
         Memory { stale_reads: true, ..Memory::new(nodes) }
+    }
+
+    /// The same store with the stale-snapshot bug (see the module docs).
+    pub fn with_stale_snapshots(nodes: usize) -> Memory {
+        Memory { stale_snapshot: true, ..Memory::new(nodes) }
     }
 
     /// A client of the store, as its concrete type (tests wrap it).
@@ -175,6 +196,9 @@ impl Memory {
             stale: self.stale_reads.then(HashMap::new),
             reads: 0,
             bugs: self.bugs,
+            snapshot: self
+                .stale_snapshot
+                .then(|| self.store.lock().map(|s| s.clone()).unwrap_or_default()),
         }
     }
 }
@@ -212,11 +236,21 @@ pub struct MemoryClient {
     stale: Option<HashMap<String, Versioned>>,
     reads: u64,
     bugs: WriteBugs,
+    /// The stale-snapshot client's snapshot, taken when its last transaction ended.
+    snapshot: Option<Store>,
 }
 
 impl MemoryClient {
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stale-snapshot client takes a new snapshot (its transaction ended).
+    fn retake_snapshot(&mut self) {
+        if self.snapshot.is_some() {
+            let now = self.store().clone();
+            self.snapshot = Some(now);
+        }
     }
 
     /// The buggy client refreshes its copy of `key` from the store.
@@ -300,6 +334,12 @@ impl Txn for MemoryClient {
             if self.stale.is_some() {
                 return Ok(keys.iter().map(|k| self.read_one(k)).collect());
             }
+            if let Some(snapshot) = &self.snapshot {
+                let found = keys.iter().map(|k| snapshot.read(k)).collect();
+                // A read-only transaction ends here; one that writes ends at its commit.
+                self.retake_snapshot();
+                return Ok(found);
+            }
             let store = self.store();
             Ok(keys.iter().map(|k| store.read(k)).collect())
         })
@@ -332,14 +372,19 @@ impl Txn for MemoryClient {
                 self.refresh(key);
             }
             let bugs = self.bugs;
+            let only_written = self.snapshot.is_some();
             let mut store = self.store();
-            if guards.iter().any(|(k, version)| store.read(k).version != *version) {
-                return Ok(false);
+            let checked =
+                guards.iter().filter(|(k, _)| !only_written || writes.iter().any(|(w, _)| w == k));
+            let holds = !checked.into_iter().any(|(k, version)| store.read(k).version != *version);
+            if holds {
+                let writes: Vec<(&str, &str)> =
+                    writes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                store.apply(bugs, &writes);
             }
-            let writes: Vec<(&str, &str)> =
-                writes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            store.apply(bugs, &writes);
-            Ok(true)
+            drop(store);
+            self.retake_snapshot();
+            Ok(holds)
         })
     }
 }

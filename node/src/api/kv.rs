@@ -252,6 +252,7 @@ pub async fn run_txn(ctx: &Ctx, ops: Vec<TxnOp>) -> Result<TxnOutcome, ApiError>
         ops,
         now_ms: ctx.clock.now_ms(),
         check_session: !ctx.cfg.has_bug(Bug::LockNoSessionCheck),
+        unchecked_reads: ctx.cfg.has_bug(Bug::TxnUncheckedReads),
     };
     if ctx.cfg.has_bug(Bug::AckBeforeCommit) && ctx.raft.believes_leader() {
         let predicted = ctx.read_state(|s| {

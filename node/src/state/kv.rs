@@ -135,6 +135,26 @@ pub enum TxnErrorKind {
 /// The result of a transaction: the entries its operations returned, or the first error.
 pub type TxnOutcome = Result<Vec<KvEntry>, TxnError>;
 
+/// The `txn-unchecked-reads` bug: `ops` without the index checks on keys that no op of
+/// the transaction writes (only the write set is validated).
+pub(super) fn without_read_checks(ops: &[TxnOp]) -> Vec<TxnOp> {
+    let reads_only = |op: &TxnOp| {
+        matches!(op, TxnOp::CheckIndex { .. } | TxnOp::CheckNotExists { .. })
+            && !ops.iter().any(|w| {
+                w.key() == op.key()
+                    && !matches!(
+                        w,
+                        TxnOp::Get { .. }
+                            | TxnOp::GetTree { .. }
+                            | TxnOp::CheckIndex { .. }
+                            | TxnOp::CheckSession { .. }
+                            | TxnOp::CheckNotExists { .. }
+                    )
+            })
+    };
+    ops.iter().filter(|op| !reads_only(op)).cloned().collect()
+}
+
 impl StateData {
     pub(super) fn apply_txn(
         &mut self,
@@ -523,6 +543,7 @@ mod tests {
             ops: vec![TxnOp::Cas { key: "k".into(), value: v.into(), flags: None, index: 0 }],
             now_ms: 0,
             check_session: true,
+            unchecked_reads: false,
         };
         let r = s.apply(9, &Command::Batch(vec![cas0("a"), cas0("b")]), &mut Dirty::default());
         let CommandResponse::Batch(rs) = r else { panic!("not a batch response: {r:?}") };
@@ -530,6 +551,38 @@ mod tests {
         assert!(matches!(rs[1], CommandResponse::Txn(Err(_))));
         assert_eq!(s.kv["k"].value, b"a");
         assert_eq!(s.kv["k"].modify_index, 9);
+    }
+
+    #[test]
+    fn unchecked_reads_skip_checks_on_keys_only_read() {
+        use crate::state::{Command, CommandResponse};
+        let mut s = StateData::default();
+        txn(&mut s, 1, vec![set("a", "1"), set("b", "1")]).unwrap();
+        // Write b guarded on a's (stale) index 0 and b's current index 1.
+        let ops = vec![
+            TxnOp::CheckIndex { key: "a".into(), index: 7 },
+            TxnOp::CheckIndex { key: "b".into(), index: 1 },
+            set("b", "2"),
+        ];
+        let cmd = |unchecked_reads| Command::Txn {
+            ops: ops.clone(),
+            now_ms: 0,
+            check_session: true,
+            unchecked_reads,
+        };
+        let r = s.apply(2, &cmd(false), &mut Dirty::default());
+        assert!(matches!(r, CommandResponse::Txn(Err(_))), "{r:?}");
+        assert_eq!(s.kv["b"].value, b"1");
+        let r = s.apply(3, &cmd(true), &mut Dirty::default());
+        assert!(matches!(r, CommandResponse::Txn(Ok(_))), "{r:?}");
+        assert_eq!(s.kv["b"].value, b"2");
+        // The write set is still checked.
+        let stale_b = vec![TxnOp::CheckIndex { key: "b".into(), index: 1 }, set("b", "3")];
+        let cmd =
+            Command::Txn { ops: stale_b, now_ms: 0, check_session: true, unchecked_reads: true };
+        let r = s.apply(4, &cmd, &mut Dirty::default());
+        assert!(matches!(r, CommandResponse::Txn(Err(_))), "{r:?}");
+        assert_eq!(s.kv["b"].value, b"2");
     }
 
     #[test]

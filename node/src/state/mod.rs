@@ -43,6 +43,9 @@ pub enum Command {
         now_ms: u64,
         /// False only under the `lock-no-session-check` bug switch.
         check_session: bool,
+        /// True only under the `txn-unchecked-reads` bug switch (absent from older logs).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unchecked_reads: bool,
     },
     Session(SessionCommand),
     Catalog(CatalogCommand),
@@ -118,8 +121,12 @@ impl StateData {
     /// Applies one committed command at Raft log index `index`.
     pub fn apply(&mut self, index: u64, cmd: &Command, dirty: &mut Dirty) -> CommandResponse {
         match cmd {
-            Command::Txn { ops, now_ms, check_session } => {
+            Command::Txn { ops, now_ms, check_session, unchecked_reads: false } => {
                 CommandResponse::Txn(self.apply_txn(index, ops, *now_ms, *check_session, dirty))
+            }
+            Command::Txn { ops, now_ms, check_session, unchecked_reads: true } => {
+                let ops = kv::without_read_checks(ops);
+                CommandResponse::Txn(self.apply_txn(index, &ops, *now_ms, *check_session, dirty))
             }
             Command::Session(c) => CommandResponse::Session(self.apply_session(index, c, dirty)),
             Command::Catalog(c) => CommandResponse::Catalog(self.apply_catalog(index, c, dirty)),
