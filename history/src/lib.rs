@@ -35,7 +35,7 @@ pub mod op;
 pub mod porcupine;
 pub mod value;
 
-pub use format::{Format, Read, ReadError, read_path, read_str};
+pub use format::{Format, Read, ReadError, open_jsonl, read_path, read_str};
 pub use history::{History, LintError, LintFailure, LintKind, Linted, Pair};
 pub use op::{Op, OpKind, Process};
 pub use value::Value;
