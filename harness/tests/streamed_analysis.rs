@@ -153,3 +153,29 @@ fn a_cut_last_line_is_a_warning_as_in_memory() {
     );
     assert_eq!(streamed.verdict, Verdict::Valid);
 }
+
+/// A checker without a streaming form (here: per-key checking unsplit) gets the
+/// whole history, unless it would not fit the checker's memory limit: then the
+/// verdict is `unknown`, saying why, with the counts of a streamed scan.
+#[test]
+fn a_whole_history_checker_is_bounded_by_its_memory_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("m.jsonl");
+    let text = history::format::to_string(&mixed(false), history::Format::Jsonl).expect("jsonl");
+    std::fs::write(&path, &text).expect("write");
+    let def = checkers::registry::by_name("cas-register").expect("registered");
+    let unsplit = checkers::registry::CheckerOptions { partition: false, ..Default::default() };
+    let fits = analysis::analyze_file(&path, CheckWith { def, options: unsplit.clone() })
+        .expect("analysis");
+    assert_eq!(fits.verdict, Verdict::Valid, "{}", fits.explanation);
+    let tight = checkers::registry::CheckerOptions { memory_limit: text.len(), ..unsplit };
+    let refused =
+        analysis::analyze_file(&path, CheckWith { def, options: tight }).expect("analysis");
+    assert_eq!(refused.verdict, Verdict::Unknown);
+    assert!(
+        refused.explanation.contains("needs the whole history in memory"),
+        "{}",
+        refused.explanation
+    );
+    assert_eq!((refused.client_operations, refused.keys), (fits.client_operations, fits.keys));
+}

@@ -110,6 +110,31 @@ pub(super) fn analyze(
     Ok(analysis)
 }
 
+/// The counts of a history too big for a checker that needs it whole (`needs`
+/// bytes, over the checker's memory limit): `unknown`, saying why.
+pub(super) fn too_big(
+    path: &Path,
+    def: &'static CheckerDef,
+    options: &CheckerOptions,
+    needs: u64,
+) -> Result<Analysis, Failure> {
+    let mut analysis = scan(path)?.analysis;
+    let checker = def.checker(options).map_err(Failure::crash)?;
+    let split = if checker.splits_by_key() { ", split by key" } else { "" };
+    analysis.checker = format!("{}{split}", def.name);
+    analysis.check_name = checker.name();
+    analysis.verdict = Verdict::Unknown;
+    let gb = |b: u64| b as f64 / (1u64 << 30) as f64;
+    analysis.explanation = format!(
+        "not checked: the {} checker needs the whole history in memory, about {:.1} GB for \
+         this one, over its memory limit of {:.1} GB",
+        def.name,
+        gb(needs),
+        gb(options.memory_limit as u64)
+    );
+    Ok(analysis)
+}
+
 /// What the first read learns.
 struct Scan {
     /// The counts; the verdict is `unknown` until the check.
