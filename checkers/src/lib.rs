@@ -26,6 +26,9 @@
 //! # Layout
 //! - [`verdict`]: [`Verdict`], [`Outcome`], [`Checker`], [`CheckError`].
 //! - [`section`]: the report primitives ([`Section`], [`section::Block`]).
+//! - [`stream`]: the streaming side of the seam ([`stream::StreamCheck`]): a
+//!   history fed one operation at a time, keys dropped once done, for histories
+//!   too big to hold.
 //! - [`registry`]: every checker by name ([`registry::CheckerDef`], [`registry::ALL`]).
 //! - [`linearizability`]: the search (WGL with a state cache, P-compositional,
 //!   parallel, bounded in time and memory) and the [`linearizability::Model`] trait.
@@ -55,6 +58,7 @@ pub mod linearizability;
 pub mod models;
 pub mod registry;
 pub mod section;
+pub mod stream;
 pub mod verdict;
 
 pub use section::Section;

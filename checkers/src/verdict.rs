@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::section::Section;
+use crate::stream::{StreamCheck, StreamSource};
 
 /// Jepsen's `:valid?`: `true`, `false` or `:unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -293,6 +294,13 @@ pub trait Checker {
     }
 
     fn check(&self, history: &history::Linted) -> Result<Outcome, CheckError>;
+
+    /// The checker's streaming form, for a history read one operation at a time and
+    /// never held whole ([`crate::stream`]); it must reach the same verdict as
+    /// [`Checker::check`]. `None`, the default: the checker needs the whole history.
+    fn stream(&self, _source: &StreamSource) -> Option<Box<dyn StreamCheck + '_>> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! Each phase is a function of its own; the system, workload and nemesis are reached
 //! only through their traits and registry entries.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -282,7 +283,10 @@ pub fn run(plan: Plan, make: MakeSystem<'_>) -> Result<(Exit, PathBuf), Failure>
     let (run, swept) = open(&plan)?;
     let env = Environment::build(&plan, &run)?;
     let result = match make(&plan.system_config(), env.node_env(&run)) {
-        Ok(system) => Run { plan: &plan, run: &run, swept, env: &env }.go(Arc::from(system)),
+        Ok(system) => {
+            Run { plan: &plan, run: &run, swept, env: &env, interrupted: Cell::new(None) }
+                .go(Arc::from(system))
+        }
         Err(e) => Err(Failure::crash(format!("cannot set up the system: {e}"))),
     };
     env.close();
@@ -364,6 +368,51 @@ struct Run<'a> {
     run: &'a RunDir,
     swept: Vec<String>,
     env: &'a Environment,
+    /// The signal that ended the run early, if one did.
+    interrupted: Cell<Option<Interrupt>>,
+}
+
+/// A signal that ends `faultline test` early: the run heals, tears down, analyses
+/// what was recorded (unless the signal comes again during the analysis) and
+/// writes its results, marked `interrupted`, then exits 128 + the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        }
+    }
+
+    fn exit(self) -> Exit {
+        match self {
+            Interrupt::Int => Exit::Interrupted,
+            Interrupt::Term => Exit::Terminated,
+        }
+    }
+
+    /// The next SIGINT or SIGTERM.
+    async fn next() -> Interrupt {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => Interrupt::Int,
+            () = term => Interrupt::Term,
+        }
+    }
 }
 
 impl Run<'_> {
@@ -398,7 +447,7 @@ impl Run<'_> {
             self.phases(&system, nemesis.as_mut(), &log, echo)?;
         let teardown = self.teardown(&system, &log);
         log.line("analysis");
-        let analysed = self.analyse();
+        let analysed = self.analyse(&log);
         let summary = RunSummary {
             report: serde_json::to_value(&report).unwrap_or(Json::Null),
             teardown_errors: teardown,
@@ -548,9 +597,13 @@ impl Run<'_> {
                         options.deadline()
                     ))
                 }
-                _ = tokio::signal::ctrl_c() => Some(
-                    "interrupted (Ctrl-C): ended the run and analysed what was recorded".to_string()
-                ),
+                signal = Interrupt::next() => {
+                    self.interrupted.set(Some(signal));
+                    Some(format!(
+                        "interrupted ({}): ended the run and analysed what was recorded",
+                        signal.name()
+                    ))
+                }
             };
             if let Some(msg) = ended_early {
                 log.line(&msg);
@@ -582,9 +635,33 @@ impl Run<'_> {
         errors
     }
 
-    /// Phase 7: the workload's checker on the recorded history.
-    fn analyse(&self) -> Result<Analysis, Failure> {
-        analysis::analyze_file(&self.run.file(store::HISTORY), self.plan.checker)
+    /// Phase 7: the workload's checker on the recorded history. In an interrupted
+    /// run a second SIGINT or SIGTERM skips it (the analysis goes on in its thread
+    /// until the process exits, moments later).
+    fn analyse(&self, log: &RunLog) -> Result<Analysis, Failure> {
+        let path = self.run.file(store::HISTORY);
+        let Some(first) = self.interrupted.get() else {
+            return analysis::analyze_file(&path, self.plan.checker);
+        };
+        log.line(&format!("{} again skips the analysis", first.name()));
+        let checker = self.plan.checker;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(analysis::analyze_file(&path, checker));
+        });
+        self.env.runtime.block_on(async {
+            tokio::select! {
+                done = rx => done.unwrap_or_else(|_| Err(Failure::crash("the analysis panicked"))),
+                again = Interrupt::next() => {
+                    let why = format!(
+                        "the analysis was skipped: {} came again while it ran",
+                        again.name()
+                    );
+                    log.line(&why);
+                    Err(Failure { exit: again.exit(), message: why })
+                }
+            }
+        })
     }
 
     /// Phase 8: the verdict (a crash outranks all but a proven anomaly),
@@ -600,6 +677,10 @@ impl Run<'_> {
     ) -> Result<Exit, Failure> {
         let (mut exit, mut explanation, analysis, analysis_error) = match analysed {
             Ok(a) => (Exit::of(a.verdict), a.explanation.clone(), Some(a), None),
+            // skipped by a second signal: no verdict, nothing wrong with the history
+            Err(e) if matches!(e.exit, Exit::Interrupted | Exit::Terminated) => {
+                (Exit::Unknown, e.message.clone(), None, Some(e.message))
+            }
             Err(e) => (
                 Exit::Crash,
                 format!("the recorded history is unusable: {e}"),
@@ -620,6 +701,15 @@ impl Run<'_> {
         {
             exit = Exit::Crash;
             explanation = why.clone();
+        }
+        let mut summary = summary;
+        if let Some(signal) = self.interrupted.get() {
+            // results.json's verdict says `interrupted`; the analysis keeps its own.
+            exit = signal.exit();
+            explanation = format!("interrupted by {}: {explanation}", signal.name());
+            if let Json::Object(o) = &mut summary.report {
+                o.insert("interrupted".into(), Json::String(signal.name().into()));
+            }
         }
         write_results(
             self.run,

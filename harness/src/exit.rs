@@ -1,7 +1,9 @@
 //! Exit codes, Jepsen's, so CI scripts carry over.
 //!
 //! `0` valid, `1` invalid, `2` unknown, `254` bad arguments or unusable input, `255`
-//! the harness crashed or could not set up. A crash is never green.
+//! the harness crashed or could not set up. A crash is never green. A `faultline
+//! test` ended by SIGINT or SIGTERM exits as a shell reports a process the signal
+//! killed: `130` and `143` (128 + the signal), after writing what it recorded.
 
 use std::fmt;
 
@@ -11,6 +13,10 @@ pub enum Exit {
     Valid = 0,
     Invalid = 1,
     Unknown = 2,
+    /// Ended by SIGINT (Ctrl-C), its results written.
+    Interrupted = 130,
+    /// Ended by SIGTERM, its results written.
+    Terminated = 143,
     BadInput = 254,
     Crash = 255,
 }

@@ -5,11 +5,12 @@
 //! completion answers an invocation of the same function, indices increase) and
 //! returns a [`Linted`] history whose invocations are paired with their completions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::op::{Op, OpKind, Process};
+use crate::linter::{Linter, Step};
+use crate::op::{Op, OpKind};
 use crate::value::Value;
 
 /// Operations in history order, with where each came from.
@@ -203,107 +204,29 @@ struct Report {
 }
 
 fn lint_ops(h: &History) -> Report {
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
+    let mut linter = Linter::new();
     let mut pairs: Vec<Pair> = Vec::new();
-    // process -> index into `pairs` of its open operation
-    let mut open: HashMap<Process, usize> = HashMap::new();
-    let mut retired: HashMap<Process, usize> = HashMap::new();
-    let mut prev: Option<&Op> = None;
-    let line = |i: usize| h.lines.get(i).copied().unwrap_or(i + 1);
     for (i, op) in h.ops.iter().enumerate() {
-        let mut err = |kind, message: String| {
-            errors.push(LintError { kind, line: line(i), position: i, message })
-        };
-        if let Some(p) = prev {
-            if op.index <= p.index {
-                err(
-                    LintKind::NonMonotoneIndex,
-                    format!(
-                        "index {} does not increase (the op before has index {})",
-                        op.index, p.index
-                    ),
-                );
+        let line = h.lines.get(i).copied().unwrap_or(i + 1);
+        match linter.push(op, line) {
+            Step::Opened => pairs.push(Pair { invoke: i, completion: None }),
+            Step::Completed { invoke } => {
+                // Pairs are in invocation order, one per invocation.
+                if let Ok(p) = pairs.binary_search_by_key(&invoke, |p| p.invoke) {
+                    pairs[p].completion = Some(i);
+                }
             }
-            if op.time_ns < p.time_ns && warnings.len() < 10 {
-                warnings.push(format!(
-                    "line {}: time {} ns is earlier than the op before ({} ns)",
-                    line(i),
-                    op.time_ns,
-                    p.time_ns
-                ));
-            }
-        }
-        prev = Some(op);
-        let nemesis = op.process == Process::Nemesis;
-        // Jepsen's nemesis logs `info` for both halves of a fault: an `info` with
-        // nothing open starts one.
-        let opens = op.kind == OpKind::Invoke || (nemesis && !open.contains_key(&op.process));
-        if opens {
-            if let Some(&p) = open.get(&op.process) {
-                let first = pairs[p].invoke;
-                err(
-                    LintKind::SecondInvocation,
-                    format!(
-                        "process {} invokes {} while its {} from line {} is still open",
-                        op.process,
-                        op.f,
-                        h.ops[first].f,
-                        line(first)
-                    ),
-                );
-                continue;
-            }
-            if let Some(&at) = retired.get(&op.process) {
-                err(
-                    LintKind::ReusedAfterInfo,
-                    format!(
-                        "process {} invokes again after its info at line {}; after an info \
-                         Jepsen gives the worker a new process id, because the old operation \
-                         may still be in flight",
-                        op.process,
-                        line(at)
-                    ),
-                );
-            }
-            open.insert(op.process, pairs.len());
-            pairs.push(Pair { invoke: i, completion: None });
-        } else {
-            let Some(p) = open.remove(&op.process) else {
-                err(
-                    LintKind::CompletionWithoutInvocation,
-                    format!(
-                        "{} of {} by process {} completes nothing: that process has no open operation",
-                        op.kind, op.f, op.process
-                    ),
-                );
-                continue;
-            };
-            let inv = &h.ops[pairs[p].invoke];
-            if inv.f != op.f {
-                err(
-                    LintKind::MismatchedF,
-                    format!(
-                        "process {} completes {} but invoked {} at line {}",
-                        op.process,
-                        op.f,
-                        inv.f,
-                        line(pairs[p].invoke)
-                    ),
-                );
-            }
-            pairs[p].completion = Some(i);
-            if op.kind == OpKind::Info && !nemesis {
-                retired.insert(op.process, i);
-            }
+            Step::Rejected => {}
         }
     }
+    let (errors, warnings) = linter.into_parts();
     Report { pairs, errors, warnings }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Process;
 
     fn kinds(ops: Vec<Op>) -> Vec<(LintKind, usize)> {
         History::from_ops(ops).lint().unwrap_err().errors.iter().map(|e| (e.kind, e.line)).collect()

@@ -10,6 +10,8 @@
 //! - [`op`]: [`Op`], [`OpKind`], [`Process`].
 //! - [`history`]: [`History`], the linter, and [`Linted`] histories with
 //!   invocation/completion [`Pair`]s and grouping by key.
+//! - [`linter`]: the same rules one operation at a time ([`linter::Linter`]), for
+//!   histories streamed from a file and never held whole.
 //! - [`jsonl`]: the native JSON Lines reader (streaming, tolerant of a cut last
 //!   line) and writer; `json` is its fast line parser.
 //! - [`edn`]: Jepsen `history.edn` reader and writer.
@@ -28,11 +30,12 @@ pub mod history;
 mod json;
 pub mod jsonl;
 mod jsonl_fast;
+pub mod linter;
 pub mod op;
 pub mod porcupine;
 pub mod value;
 
-pub use format::{Format, Read, ReadError, read_path, read_str};
+pub use format::{Format, Read, ReadError, open_jsonl, read_path, read_str};
 pub use history::{History, LintError, LintFailure, LintKind, Linted, Pair};
 pub use op::{Op, OpKind, Process};
 pub use value::Value;

@@ -5,8 +5,18 @@
 //! Decimation: an `ok` bar is drawn only when it reaches at least a pixel past what
 //! its lane already shows, so a lane holds at most about one ok bar per pixel
 //! column however long the run. Every `fail` / `info` bar and every operation a
-//! check names as a culprit (the one that broke linearizability, say) are always
-//! drawn, each with a tooltip.
+//! check names as a culprit (the one that broke linearizability, say) are drawn,
+//! each with a tooltip, up to [`DETAIL_BUDGET`] of them.
+//!
+//! Beyond that budget (a long run whose `cas` fails by the million: 1.4 M tooltips
+//! made a 300 MB report) the timeline aggregates: each lane's `ok` operations, and
+//! its `fail` and `info` operations apart, become runs of adjacent bars merged
+//! into one untitled bar per stretch, so the SVG is bounded by lanes × pixel
+//! columns, whatever the length of the history. Full detail (one bar with its
+//! tooltip per operation) stays for the culprits, for the operations around the
+//! first culprit and around the start and end of every fault (within
+//! [`DETAIL_WINDOW`] of the run's span), as far as the budget allows, culprits
+//! first. A line under the axis says how many operations were aggregated.
 
 use std::fmt::Write;
 
@@ -20,6 +30,12 @@ pub const PLOT_WIDTH: f64 = 1100.0;
 pub const LEFT: f64 = 110.0;
 const NEMESIS_LANE: f64 = 22.0;
 const TOP: f64 = 18.0;
+
+/// Bars drawn one by one, with their tooltips, at most (about 250 bytes each).
+pub const DETAIL_BUDGET: usize = 10_000;
+/// Around the anomaly and each fault edge, the share of the run's span kept in full
+/// detail when the timeline aggregates.
+pub const DETAIL_WINDOW: f64 = 0.005;
 
 /// Groups processes into lanes: a process joins the first lane whose last
 /// operation ended before the process' first one began. Jepsen gives a worker a new
@@ -78,7 +94,9 @@ pub fn render(history: &History, iv: &Intervals, culprits: &[usize]) -> String {
     let n_lanes = members.len().max(1);
     let lane_h = if n_lanes <= 40 { 14.0 } else { (560.0 / n_lanes as f64).max(2.0) };
     let lanes_top = TOP + NEMESIS_LANE + 6.0;
-    let height = lanes_top + lane_h * n_lanes as f64 + 30.0;
+    let not_ok = iv.ops.iter().filter(|o| o.outcome != Outcome::Ok).count();
+    let aggregate = not_ok + blamed.len() > DETAIL_BUDGET;
+    let height = lanes_top + lane_h * n_lanes as f64 + if aggregate { 46.0 } else { 30.0 };
     let width = LEFT + PLOT_WIDTH + 20.0;
     let x = |t: f64| LEFT + (t - iv.t0) / iv.span() * PLOT_WIDTH;
     let mut s = String::with_capacity(64 * 1024);
@@ -129,6 +147,62 @@ pub fn render(history: &History, iv: &Intervals, culprits: &[usize]) -> String {
             );
         }
     }
+    let aggregated = if aggregate {
+        draw_aggregated(
+            &mut s, history, iv, &lane_of, n_lanes, lanes_top, lane_h, &is_blamed, first,
+        )
+    } else {
+        draw_every_bar(
+            &mut s, history, iv, &lane_of, n_lanes, lanes_top, lane_h, &is_blamed, first,
+        );
+        0
+    };
+    // Time axis.
+    let axis_y = lanes_top + lane_h * n_lanes as f64 + 4.0;
+    let _ = write!(
+        s,
+        r#"<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>"#,
+        px(LEFT),
+        px(axis_y),
+        px(LEFT + PLOT_WIDTH),
+        px(axis_y)
+    );
+    for i in 0..=10 {
+        let t = iv.t0 + iv.span() * i as f64 / 10.0;
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            px(x(t)),
+            px(axis_y + 14.0),
+            esc(&axis_number(t, iv.timed, iv.span() / 10.0))
+        );
+    }
+    if aggregated > 0 {
+        let _ = write!(
+            s,
+            r#"<text class="lane-label aggregated" x="{}" y="{}">{aggregated} operations drawn aggregated (merged bars without tooltips); full detail around the anomaly and every fault</text>"#,
+            px(LEFT),
+            px(axis_y + 30.0)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// One bar per operation: `ok` bars decimated per pixel, every other one titled.
+#[allow(clippy::too_many_arguments)]
+fn draw_every_bar(
+    s: &mut String,
+    history: &History,
+    iv: &Intervals,
+    lane_of: &[usize],
+    n_lanes: usize,
+    lanes_top: f64,
+    lane_h: f64,
+    is_blamed: &dyn Fn(&crate::intervals::ClientOp) -> bool,
+    first: Option<usize>,
+) {
+    let x = |t: f64| LEFT + (t - iv.t0) / iv.span() * PLOT_WIDTH;
     let mut covered = vec![f64::NEG_INFINITY; n_lanes];
     let bar_h = (lane_h - 2.0).max(1.0);
     for (k, op) in iv.ops.iter().enumerate() {
@@ -152,40 +226,156 @@ pub fn render(history: &History, iv: &Intervals, culprits: &[usize]) -> String {
             );
             continue;
         }
-        let id = if first == Some(k) { r#" id="breaking-op-bar""# } else { "" };
-        let class = if is_breaking { "breaking" } else { op.outcome.name() };
-        let _ = write!(
-            s,
-            r#"<rect{id} class="{class}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>"#,
-            px(x0),
-            px(y),
-            px(w.max(1.5)),
-            px(bar_h),
-            esc(&op_title(history, iv, k))
-        );
+        titled_bar(s, history, iv, k, first, is_breaking, x0, w, y, bar_h);
     }
-    // Time axis.
-    let axis_y = lanes_top + lane_h * n_lanes as f64 + 4.0;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn titled_bar(
+    s: &mut String,
+    history: &History,
+    iv: &Intervals,
+    k: usize,
+    first: Option<usize>,
+    is_breaking: bool,
+    x0: f64,
+    w: f64,
+    y: f64,
+    bar_h: f64,
+) {
+    let id = if first == Some(k) { r#" id="breaking-op-bar""# } else { "" };
+    let class = if is_breaking { "breaking" } else { iv.ops[k].outcome.name() };
     let _ = write!(
         s,
-        r#"<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>"#,
-        px(LEFT),
-        px(axis_y),
-        px(LEFT + PLOT_WIDTH),
-        px(axis_y)
+        r#"<rect{id} class="{class}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>"#,
+        px(x0),
+        px(y),
+        px(w.max(1.5)),
+        px(bar_h),
+        esc(&op_title(history, iv, k))
     );
-    for i in 0..=10 {
-        let t = iv.t0 + iv.span() * i as f64 / 10.0;
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            px(x(t)),
-            px(axis_y + 14.0),
-            esc(&axis_number(t, iv.timed, iv.span() / 10.0))
-        );
+}
+
+/// Merged runs of bars per lane and outcome, and titled bars for the culprits and
+/// the operations near the anomaly and the fault edges, within the budget. Returns
+/// how many operations were drawn merged.
+#[allow(clippy::too_many_arguments)]
+fn draw_aggregated(
+    s: &mut String,
+    history: &History,
+    iv: &Intervals,
+    lane_of: &[usize],
+    n_lanes: usize,
+    lanes_top: f64,
+    lane_h: f64,
+    is_blamed: &dyn Fn(&crate::intervals::ClientOp) -> bool,
+    first: Option<usize>,
+) -> usize {
+    let x = |t: f64| LEFT + (t - iv.t0) / iv.span() * PLOT_WIDTH;
+    let bar_h = (lane_h - 2.0).max(1.0);
+    // The times kept in full detail: around the first culprit and each fault edge.
+    let window = iv.span() * DETAIL_WINDOW;
+    let mut centres: Vec<f64> = iv.faults.iter().flat_map(|w| [w.start, w.end]).collect();
+    if let Some(k) = first {
+        centres.push(iv.ops[k].start);
     }
-    s.push_str("</svg>");
-    s
+    centres.sort_by(f64::total_cmp);
+    // How far an operation lies from the nearest of them.
+    let distance = |t0: f64, t1: f64| {
+        let i = centres.partition_point(|&c| c < t0);
+        let before = i.checked_sub(1).map(|i| t0 - centres[i]);
+        let after = centres.get(i).map(|&c| (c - t1).max(0.0));
+        before.into_iter().chain(after).fold(f64::INFINITY, f64::min)
+    };
+    let mut detailed = vec![false; iv.ops.len()];
+    let mut budget = DETAIL_BUDGET;
+    // Culprits first; then the fail / info operations nearest the anomaly and the
+    // fault edges, nearest first (so every edge gets its closest ones).
+    for (k, op) in iv.ops.iter().enumerate() {
+        if budget > 0 && is_blamed(op) {
+            detailed[k] = true;
+            budget -= 1;
+        }
+    }
+    let mut near: Vec<(f64, usize)> = iv
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(k, o)| !detailed[*k] && o.outcome != Outcome::Ok)
+        .map(|(k, o)| (distance(o.start, o.end), k))
+        .filter(|(d, _)| *d <= window)
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (_, k) in near.into_iter().take(budget) {
+        detailed[k] = true;
+    }
+    // Open runs per (lane, outcome): (x0, x1).
+    let slot = |o: Outcome| match o {
+        Outcome::Ok => 0,
+        Outcome::Fail => 1,
+        _ => 2,
+    };
+    let mut runs: Vec<[Option<(f64, f64)>; 3]> = vec![[None; 3]; n_lanes];
+    let mut merged = [String::new(), String::new(), String::new()];
+    let flush = |out: &mut String, lane: usize, outcome: usize, (x0, x1): (f64, f64)| {
+        let class = ["ok", "fail", "info"][outcome];
+        let y = lanes_top + lane as f64 * lane_h + 1.0;
+        let _ = write!(
+            out,
+            r#"<rect class="{class}" x="{}" y="{}" width="{}" height="{}"/>"#,
+            px(x0),
+            px(y),
+            px((x1 - x0).max(0.6)),
+            px(bar_h)
+        );
+    };
+    let mut aggregated = 0;
+    let mut titled = String::new();
+    for (k, op) in iv.ops.iter().enumerate() {
+        let lane = lane_of[k];
+        let (x0, x1) = (x(op.start), x(op.end));
+        if detailed[k] {
+            let y = lanes_top + lane as f64 * lane_h + 1.0;
+            titled_bar(
+                &mut titled,
+                history,
+                iv,
+                k,
+                first,
+                is_blamed(op),
+                x0,
+                (x1 - x0).max(0.6),
+                y,
+                bar_h,
+            );
+            continue;
+        }
+        aggregated += 1;
+        let o = slot(op.outcome);
+        let x1 = x1.max(x0 + 0.6);
+        match &mut runs[lane][o] {
+            Some((_, end)) if x0 <= *end + 1.0 => *end = end.max(x1),
+            run => {
+                if let Some(done) = run.take() {
+                    flush(&mut merged[o], lane, o, done);
+                }
+                *run = Some((x0, x1));
+            }
+        }
+    }
+    for (lane, open) in runs.iter().enumerate() {
+        for (o, run) in open.iter().enumerate() {
+            if let Some(done) = run {
+                flush(&mut merged[o], lane, o, *done);
+            }
+        }
+    }
+    // ok under fail under info under the titled bars
+    for m in &merged {
+        s.push_str(m);
+    }
+    s.push_str(&titled);
+    aggregated
 }
 
 /// Tick labels: seconds with as many decimals as ticks `step` apart need, or

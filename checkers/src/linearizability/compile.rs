@@ -71,56 +71,118 @@ fn compile_one<M: Model>(
     pairs: &[Pair],
 ) -> Result<Compiled<M>, CheckError> {
     let ops_in = history.ops();
-    let mut values = Values::new();
-    let init = model.init(&mut values);
-    let mut ops = Vec::with_capacity(pairs.len());
-    let mut has_return = Vec::with_capacity(pairs.len());
-    let mut kept = Vec::with_capacity(pairs.len());
-    let mut twin_prev = Vec::with_capacity(pairs.len());
-    let mut last_twin: HashMap<M::Op, u32> = HashMap::new();
-    // (history position, node)
-    let mut events: Vec<(usize, u32)> = Vec::with_capacity(pairs.len() * 2);
+    let mut builder = Builder::new(model);
     for pair in pairs {
-        let invoke = &ops_in[pair.invoke];
-        let completion = match history.outcome(pair) {
-            OpKind::Fail => continue,
-            OpKind::Ok => match pair.completion {
-                Some(c) => Completion::Ok(&ops_in[c]),
-                None => Completion::Unknown,
-            },
+        let completion = pair.completion.map(|c| &ops_in[c]);
+        builder.push(model, &ops_in[pair.invoke], completion, *pair, || {
+            history.history().place(pair.invoke)
+        })?;
+    }
+    Ok(builder.finish(key))
+}
+
+/// One kept operation, before ids are given.
+#[derive(Debug)]
+struct Entry<O> {
+    op: O,
+    pair: Pair,
+    has_return: bool,
+}
+
+/// Compiles one partition from operations given in any order (a streamed history
+/// delivers them as they complete): each is encoded when it comes, and
+/// [`Builder::finish`] numbers them in invocation order, so the result is the
+/// same [`Compiled`] whatever the order they came in.
+#[derive(Debug)]
+pub struct Builder<M: Model> {
+    values: Values,
+    init: M::State,
+    entries: Vec<Entry<M::Op>>,
+}
+
+impl<M: Model> Builder<M> {
+    pub fn new(model: &M) -> Builder<M> {
+        let mut values = Values::new();
+        let init = model.init(&mut values);
+        Builder { values, init, entries: Vec::new() }
+    }
+
+    /// Operations kept so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds one operation: its invocation, its completion (`None` when the history
+    /// ended first) and their positions; `place` names the invocation for an error.
+    /// `fail`ed operations and those the model drops are not kept.
+    pub fn push(
+        &mut self,
+        model: &M,
+        invoke: &history::Op,
+        completion: Option<&history::Op>,
+        pair: Pair,
+        place: impl FnOnce() -> String,
+    ) -> Result<(), CheckError> {
+        let completion = match completion {
+            Some(c) if c.kind == OpKind::Fail => return Ok(()),
+            Some(c) if c.kind == OpKind::Ok && pair.completion.is_some() => Completion::Ok(c),
             _ => Completion::Unknown,
         };
-        let encoded = model.encode(invoke, completion, &mut values).map_err(|message| {
-            CheckError::BadOperation { place: history.history().place(pair.invoke), message }
-        })?;
-        let Some(op) = encoded else { continue };
-        let i = ops.len() as u32;
-        ops.push(op);
-        kept.push(*pair);
-        events.push((pair.invoke, 2 * i));
-        match (completion, pair.completion) {
-            (Completion::Ok(_), Some(c)) => {
-                has_return.push(true);
-                events.push((c, 2 * i + 1));
-                twin_prev.push(NONE);
-            }
-            _ => {
-                has_return.push(false);
-                twin_prev.push(last_twin.insert(op, i).unwrap_or(NONE));
+        let encoded = model
+            .encode(invoke, completion, &mut self.values)
+            .map_err(|message| CheckError::BadOperation { place: place(), message })?;
+        if let Some(op) = encoded {
+            let has_return = matches!(completion, Completion::Ok(_));
+            self.entries.push(Entry { op, pair, has_return });
+        }
+        Ok(())
+    }
+
+    /// The partition, its operations numbered in invocation order.
+    pub fn finish(self, key: Option<Value>) -> Compiled<M> {
+        let Builder { values, init, mut entries } = self;
+        entries.sort_unstable_by_key(|e| e.pair.invoke);
+        let n = entries.len();
+        let mut ops = Vec::with_capacity(n);
+        let mut has_return = Vec::with_capacity(n);
+        let mut kept = Vec::with_capacity(n);
+        let mut twin_prev = Vec::with_capacity(n);
+        let mut last_twin: HashMap<M::Op, u32> = HashMap::new();
+        // (history position, node)
+        let mut events: Vec<(usize, u32)> = Vec::with_capacity(n * 2);
+        for (i, e) in entries.into_iter().enumerate() {
+            let i = i as u32;
+            ops.push(e.op);
+            kept.push(e.pair);
+            events.push((e.pair.invoke, 2 * i));
+            match (e.has_return, e.pair.completion) {
+                (true, Some(c)) => {
+                    has_return.push(true);
+                    events.push((c, 2 * i + 1));
+                    twin_prev.push(NONE);
+                }
+                _ => {
+                    has_return.push(false);
+                    twin_prev.push(last_twin.insert(e.op, i).unwrap_or(NONE));
+                }
             }
         }
+        events.sort_unstable_by_key(|&(pos, _)| pos);
+        let returns = has_return.iter().filter(|&&r| r).count();
+        Compiled {
+            key,
+            ops,
+            has_return,
+            events: events.into_iter().map(|(_, node)| node).collect(),
+            twin_prev,
+            pairs: kept,
+            returns,
+            values,
+            init,
+        }
     }
-    events.sort_unstable_by_key(|&(pos, _)| pos);
-    let returns = has_return.iter().filter(|&&r| r).count();
-    Ok(Compiled {
-        key,
-        ops,
-        has_return,
-        events: events.into_iter().map(|(_, node)| node).collect(),
-        twin_prev,
-        pairs: kept,
-        returns,
-        values,
-        init,
-    })
 }

@@ -3,13 +3,14 @@
 //! data ([`LinearizabilityAnomaly`], serializable for the HTML report) and as a
 //! paragraph of plain words.
 
-use history::{Linted, Pair, Process};
+use history::{Pair, Process};
 use serde::{Deserialize, Serialize};
 
 use super::compile::Compiled;
 use super::model::Model;
 use super::search::Blocked;
 use crate::section::LinearizationView;
+use crate::stream::Positions;
 
 /// One operation of the history, as the report shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,14 +50,17 @@ pub struct LinearizabilityAnomaly {
     pub more_states: bool,
 }
 
+/// The anomaly of a failed search. `history` gives the operations it names (the
+/// whole history, or those fetched again for a streamed one); `timed` says whether
+/// the history records real times (Porcupine's logs record none: their "time" is
+/// the line position).
 pub fn anomaly<M: Model>(
     model: &M,
     part: &Compiled<M>,
     blocked: &Blocked<M::State>,
-    history: &Linted,
+    history: &dyn Positions,
+    timed: bool,
 ) -> LinearizabilityAnomaly {
-    // Porcupine's logs record no times: the "time" is the line position.
-    let timed = history.ops().iter().any(|o| o.time_ns != o.index);
     let describe = |i: u32| {
         op_ref(
             history,
@@ -94,20 +98,34 @@ pub fn view(a: &LinearizabilityAnomaly) -> LinearizationView {
     }
 }
 
-fn op_ref(history: &Linted, pair: Pair, description: String, timed: bool) -> OpRef {
-    let ops = history.ops();
-    let invoke = &ops[pair.invoke];
-    let secs = |pos: usize| timed.then(|| ops[pos].time_ns as f64 / 1e9);
+/// The positions `anomaly` reads: every operation of the blocked one and of the
+/// prefix, invocations and completions.
+pub fn positions_needed<M: Model>(part: &Compiled<M>, blocked: &Blocked<M::State>) -> Vec<usize> {
+    let mut out = Vec::with_capacity(2 * (blocked.prefix.len() + 1));
+    for &i in std::iter::once(&blocked.op).chain(&blocked.prefix) {
+        let pair = part.pairs[i as usize];
+        out.push(pair.invoke);
+        out.extend(pair.completion);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn op_ref(history: &dyn Positions, pair: Pair, description: String, timed: bool) -> OpRef {
+    let invoke = history.op_at(pair.invoke);
+    let secs = |pos: usize| history.op_at(pos).filter(|_| timed).map(|o| o.time_ns as f64 / 1e9);
     OpRef {
         invoke_position: pair.invoke,
         completion_position: pair.completion,
-        place: history.history().place(pair.invoke),
-        process: match invoke.process {
-            Process::Client(p) => p.to_string(),
-            Process::Nemesis => "nemesis".into(),
+        place: history.place(pair.invoke),
+        process: match invoke.map(|o| o.process) {
+            Some(Process::Client(p)) => p.to_string(),
+            Some(Process::Nemesis) => "nemesis".into(),
+            None => "?".into(),
         },
-        f: invoke.f.clone(),
-        key: invoke.key.as_ref().map(|k| k.to_string()),
+        f: invoke.map_or_else(|| "?".into(), |o| o.f.clone()),
+        key: invoke.and_then(|o| o.key.as_ref()).map(|k| k.to_string()),
         description,
         invoked_at: secs(pair.invoke),
         completed_at: pair.completion.and_then(secs),

@@ -32,6 +32,8 @@
 //! - [`search`]: the search itself, allocation-free in its loop.
 //! - [`parallel`]: partitions checked on all cores; the first invalid stops the rest.
 //! - [`explain`]: turns a failed search into data and a paragraph of plain words.
+//! - `streaming`: the checker on a streamed history ([`crate::stream`]): keys
+//!   compiled as they arrive, searched and dropped once done.
 //!
 //! # As a checker
 //! [`Linearizable`] is the [`Checker`]: it is handed the whole history, splits it by
@@ -49,6 +51,7 @@ pub mod keyed;
 pub mod model;
 pub mod parallel;
 pub mod search;
+mod streaming;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -61,6 +64,7 @@ pub use model::{Completion, Model, Partitioning, Values};
 
 use crate::registry::CheckerOptions;
 use crate::section::{Block, Section};
+use crate::stream::{StreamCheck, StreamSource};
 use crate::verdict::{CheckError, Checker, Evidence, Outcome, Part, PartOutcome, Stats, Verdict};
 
 /// How a linearizability check may spend time and memory.
@@ -156,6 +160,18 @@ impl<M: Model> Checker for Linearizable<M> {
             check_with(&self.model, history, split, &self.options)
         }
     }
+
+    /// Split by key, or a model that never splits: the streamed form. Unsplit per-key
+    /// checking builds the product of the keys, which needs to know them all before
+    /// the first operation is encoded: not offered.
+    fn stream(&self, source: &StreamSource) -> Option<Box<dyn StreamCheck + '_>> {
+        let grouping = match self.model.partition() {
+            Partitioning::ByKey if self.options.partition => streaming::Grouping::ByKey,
+            Partitioning::ByKey => return None,
+            Partitioning::Whole => streaming::Grouping::Whole,
+        };
+        Some(Box::new(streaming::Stream::new(&self.model, &self.options, grouping, source)))
+    }
 }
 
 /// 0 when no client operation has a key, 1 for one key, 2 for more than one.
@@ -183,7 +199,47 @@ fn check_with<M: Model>(
     let deadline = options.time_limit.map(|t| start + t);
     let partitions = compile::compile(model, history, split)?;
     let run = parallel::run(model, &partitions, options, deadline);
-    let keys = partitions.len();
+    let decided = match run.result {
+        parallel::Overall::Valid => Decided::Valid,
+        parallel::Overall::Unknown(why) => Decided::Unknown(why),
+        parallel::Overall::Invalid { partition, blocked } => {
+            let part = &partitions[partition];
+            // Porcupine's logs record no times: the "time" is the line position.
+            let timed = history.ops().iter().any(crate::stream::is_timed);
+            let anomaly = explain::anomaly(model, part, &blocked, history, timed);
+            Decided::Invalid { key: part.key.clone(), anomaly: Box::new(anomaly) }
+        }
+    };
+    let stats = Stats {
+        ops: history.client_pairs().count(),
+        partitions: partitions.len(),
+        elapsed: start.elapsed(),
+        counters: BTreeMap::from([
+            ("steps", run.steps),
+            ("cache_entries", run.cache_entries),
+            ("peak_cache_bytes", run.peak_cache_bytes),
+        ]),
+    };
+    Ok(outcome(model, options, split, decided, stats))
+}
+
+/// What the search decided, with the anomaly already explained.
+pub(crate) enum Decided {
+    Valid,
+    Unknown(search::GaveUp),
+    Invalid { key: Option<history::Value>, anomaly: Box<LinearizabilityAnomaly> },
+}
+
+/// The outcome of a check, in words, evidence and a report section; `stats.partitions`
+/// is the number of parts judged (keys, when split).
+pub(crate) fn outcome<M: Model>(
+    model: &M,
+    options: &Options,
+    split: bool,
+    decided: Decided,
+    stats: Stats,
+) -> Outcome {
+    let keys = stats.partitions;
     let many = split && keys > 1;
     let evidence_of = |anomaly| {
         Evidence::new(LinearizabilityEvidence {
@@ -192,8 +248,8 @@ fn check_with<M: Model>(
             anomaly,
         })
     };
-    let mut outcome = match run.result {
-        parallel::Overall::Valid => Outcome::new(
+    let mut outcome = match decided {
+        Decided::Valid => Outcome::new(
             Verdict::Valid,
             if many {
                 format!("a linearization exists for each of the {keys} keys")
@@ -202,16 +258,14 @@ fn check_with<M: Model>(
             },
             "",
         ),
-        parallel::Overall::Unknown(reason) => {
+        Decided::Unknown(reason) => {
             let mut why = reason.describe(options);
             if many {
                 why += &format!(" before all {keys} keys were decided");
             }
             Outcome::new(Verdict::Unknown, why, "")
         }
-        parallel::Overall::Invalid { partition, blocked } => {
-            let part = &partitions[partition];
-            let anomaly = explain::anomaly(model, part, &blocked, history);
+        Decided::Invalid { key, anomaly } => {
             let paragraph = explain::paragraph(model, &anomaly);
             let reason = match (&anomaly.key, split) {
                 (Some(k), true) if many => {
@@ -230,11 +284,11 @@ fn check_with<M: Model>(
                 )));
             }
             out.section.blocks.push(Block::Linearization(view(&anomaly)));
-            let shared = evidence_of(Some(anomaly));
+            let shared = evidence_of(Some(*anomaly));
             if split {
                 // the key's evidence is the outcome's (one value, shared)
                 out.parts.push(Part {
-                    key: part.key.clone(),
+                    key,
                     outcome: PartOutcome {
                         verdict: Verdict::Invalid,
                         reason: "not linearizable".into(),
@@ -251,15 +305,6 @@ fn check_with<M: Model>(
     if outcome.evidence.is_empty() {
         outcome.evidence = evidence_of(None);
     }
-    outcome.stats = Stats {
-        ops: history.client_pairs().count(),
-        partitions: keys,
-        elapsed: start.elapsed(),
-        counters: BTreeMap::from([
-            ("steps", run.steps),
-            ("cache_entries", run.cache_entries),
-            ("peak_cache_bytes", run.peak_cache_bytes),
-        ]),
-    };
-    Ok(outcome)
+    outcome.stats = stats;
+    outcome
 }

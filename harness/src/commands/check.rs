@@ -189,7 +189,7 @@ fn print_table(results: &[FileResult]) {
 fn merge(results: &[FileResult]) -> Exit {
     let rank = |e: Exit| match e {
         Exit::Valid => 0,
-        Exit::Unknown => 1,
+        Exit::Unknown | Exit::Interrupted | Exit::Terminated => 1,
         Exit::BadInput => 2,
         Exit::Invalid => 3,
         Exit::Crash => 4,

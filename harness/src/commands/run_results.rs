@@ -60,6 +60,7 @@ pub fn verdict_name(exit: Exit) -> &'static str {
         Exit::Valid => "valid",
         Exit::Invalid => "invalid",
         Exit::Unknown => "unknown",
+        Exit::Interrupted | Exit::Terminated => "interrupted",
         Exit::BadInput => "unusable input",
         Exit::Crash => "crashed",
     }
