@@ -47,9 +47,11 @@
 pub mod fake;
 pub mod linearizability;
 pub mod models;
+pub mod ops;
 pub mod registry;
 pub mod section;
 pub mod verdict;
+pub mod watch;
 
 pub use section::Section;
 pub use verdict::{CheckError, Checker, Evidence, Outcome, Part, PartOutcome, Stats, Verdict};

@@ -73,6 +73,7 @@ pub static ALL: &[&CheckerDef] = &[
     &models::mutex::CHECKER,
     &models::fenced_lock::CHECKER,
     &models::session_lock::CHECKER,
+    &crate::watch::CHECKER,
     #[cfg(feature = "fakes")]
     &crate::fake::CHECKER,
 ];

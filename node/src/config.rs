@@ -11,6 +11,12 @@
 //! - `no-fsync`: acknowledged log appends are not fsynced (redb `Durability::None`), so a
 //!   crash of every node can lose them.
 //! - `lock-no-session-check`: a lock acquire does not check that the session is alive.
+//! - `watch-stale-wake`: a blocking query woken by a change answers with the state it read
+//!   before the change, under the new `X-Consul-Index`: a watcher resuming from that index
+//!   never learns of the change it was woken for.
+//! - `health-leader-only`: TTL check updates (`/v1/agent/check/pass|warn|fail|update`) are
+//!   applied to the leader's state only, never through Raft: followers (and a next leader)
+//!   keep the old health.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -27,6 +33,8 @@ pub enum Bug {
     AckBeforeCommit,
     NoFsync,
     LockNoSessionCheck,
+    WatchStaleWake,
+    HealthLeaderOnly,
 }
 
 impl Bug {
@@ -36,6 +44,8 @@ impl Bug {
             Bug::AckBeforeCommit => "ack-before-commit",
             Bug::NoFsync => "no-fsync",
             Bug::LockNoSessionCheck => "lock-no-session-check",
+            Bug::WatchStaleWake => "watch-stale-wake",
+            Bug::HealthLeaderOnly => "health-leader-only",
         }
     }
 }

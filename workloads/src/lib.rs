@@ -31,6 +31,7 @@
 pub mod api;
 pub mod lock;
 pub mod register;
+pub mod watch;
 
 use history::Value;
 
@@ -108,7 +109,7 @@ impl std::fmt::Debug for WorkloadDef {
 
 /// Every workload, one line each. Adding a workload: one file with its
 /// [`WorkloadDef`], and one line here.
-pub static ALL: &[&WorkloadDef] = &[&register::WORKLOAD, &lock::WORKLOAD];
+pub static ALL: &[&WorkloadDef] = &[&register::WORKLOAD, &lock::WORKLOAD, &watch::WORKLOAD];
 
 /// Options that cannot make a workload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! The builtin system: faultline's own Consul-like node (`faultline-node`, crate
 //! `node`), the default system under test, and its client over Consul's HTTP API:
 //! [`Kv`] here, [`workloads::api::Locks`] in [`super::builtin_lock`],
-//! [`workloads::api::Txn`] in [`super::builtin_txn`].
+//! [`workloads::api::Txn`] in [`super::builtin_txn`], [`workloads::api::Watch`] in
+//! [`super::builtin_watch`].
 //!
 //! Each node gets its own data dir and log under the run directory and listens on its
 //! host address at Consul's port (HTTP API, Raft RPCs and gossip share it). Bug
@@ -27,7 +28,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use history::Value;
 use nemesis::clock::ClockHook;
 use serde_json::Value as Json;
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks, Txn};
+use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks, Txn, Watch};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -50,7 +51,7 @@ pub static SYSTEM: SystemDef = SystemDef {
     summary: "faultline's own Consul-like node (Raft KV, sessions and locks, catalog), \
               built from the workspace",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Locks, Api::Txn],
+        apis: &[Api::Kv, Api::Locks, Api::Txn, Api::Watch],
         read_modes: &[ReadMode::Linearizable, ReadMode::Default, ReadMode::Serializable],
         bugs: &[
             BugSwitch {
@@ -65,6 +66,14 @@ pub static SYSTEM: SystemDef = SystemDef {
             BugSwitch {
                 name: "lock-no-session-check",
                 summary: "locks granted to destroyed sessions",
+            },
+            BugSwitch {
+                name: "watch-stale-wake",
+                summary: "a blocking query woken by a change answers the state before it",
+            },
+            BugSwitch {
+                name: "health-leader-only",
+                summary: "health check updates applied on the leader only, not replicated",
             },
         ],
         clock: ClockMethod::Injected,
@@ -361,6 +370,10 @@ impl Client for BuiltinClient {
     }
 
     fn txn(&mut self) -> Option<&mut dyn Txn> {
+        Some(self)
+    }
+
+    fn watch(&mut self) -> Option<&mut dyn Watch> {
         Some(self)
     }
 }

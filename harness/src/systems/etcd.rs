@@ -1,5 +1,5 @@
 //! etcd 3.4 (Debian's `etcd-server`) as a system under test, and its client's [`Kv`]
-//! API over the JSON gateway.
+//! and [`Txn`] APIs over the JSON gateway; [`Watch`] in [`super::etcd_watch`].
 //!
 //! Each member gets its own data dir and log under the run directory, short
 //! heartbeat / election timeouts (fast tests), optional pre-vote, and listens on its
@@ -17,7 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value as Json, json};
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned};
+use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned, Watch};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -35,7 +35,7 @@ pub static SYSTEM: SystemDef = SystemDef {
     name: "etcd",
     summary: "Debian's etcd-server 3.4, a widely used Raft KV store (apt-get install etcd-server)",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Txn],
+        apis: &[Api::Kv, Api::Txn, Api::Watch],
         read_modes: &[ReadMode::Linearizable, ReadMode::Serializable],
         bugs: &[],
         clock: ClockMethod::Unsupported(
@@ -216,20 +216,20 @@ impl System for Etcd {
 /// A client of one etcd member.
 pub struct EtcdClient {
     /// Shared pool (cloning a reqwest client shares it).
-    http: reqwest::Client,
-    base: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
     node: String,
     serializable: bool,
 }
 
 /// What a gateway exchange came to: the reply's JSON, or the exchange as it was.
-enum Gateway {
+pub(super) enum Gateway {
     Body(Json),
     Failed(Reply),
 }
 
 /// The gateway's error text: its JSON `message` (or `error`) when it has one.
-fn gateway_error(status: u16, body: &str) -> Reply {
+pub(super) fn gateway_error(status: u16, body: &str) -> Reply {
     let msg = serde_json::from_str::<Json>(body)
         .ok()
         .and_then(|j| j.get("message").or(j.get("error")).cloned())
@@ -252,7 +252,7 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
 }
 
 /// A kv of a range reply: key, value (text) and `mod_revision` (int64 as a string).
-fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
+pub(super) fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
     let key = decode_text(kv.get("key").and_then(Json::as_str).unwrap_or(""))?;
     let value = decode_text(kv.get("value").and_then(Json::as_str).unwrap_or(""))?;
     let revision = kv
@@ -264,13 +264,13 @@ fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
 }
 
 /// A stored value's text.
-fn decode_text(b64: &str) -> Result<String, String> {
+pub(super) fn decode_text(b64: &str) -> Result<String, String> {
     let bytes = B64.decode(b64).map_err(|e| format!("bad base64 value {b64:?}: {e}"))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 impl EtcdClient {
-    async fn post(&self, path: &str, body: Json) -> Gateway {
+    pub(super) async fn post(&self, path: &str, body: Json) -> Gateway {
         let req = self.http.post(format!("{}{path}", self.base)).json(&body);
         match exchange(req).await {
             Reply::Answer { status: 200, body } => match serde_json::from_str::<Json>(&body) {
@@ -293,6 +293,10 @@ impl Client for EtcdClient {
     }
 
     fn txn(&mut self) -> Option<&mut dyn Txn> {
+        Some(self)
+    }
+
+    fn watch(&mut self) -> Option<&mut dyn Watch> {
         Some(self)
     }
 }

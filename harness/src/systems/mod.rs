@@ -13,8 +13,10 @@
 pub mod builtin;
 pub mod builtin_lock;
 pub mod builtin_txn;
+pub mod builtin_watch;
 pub mod cluster;
 pub mod etcd;
+pub mod etcd_watch;
 pub mod memory;
 
 use serde::{Deserialize, Serialize};
