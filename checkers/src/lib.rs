@@ -43,9 +43,12 @@
 //! Input a checker cannot read is a [`CheckError`] naming the history line; running
 //! out of time or memory is not an error but an `Unknown` verdict.
 
+pub mod discovery;
+pub mod election;
 #[cfg(feature = "fakes")]
 pub mod fake;
 pub mod linearizability;
+pub mod membership;
 pub mod models;
 pub mod ops;
 pub mod registry;

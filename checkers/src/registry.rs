@@ -74,6 +74,10 @@ pub static ALL: &[&CheckerDef] = &[
     &models::fenced_lock::CHECKER,
     &models::session_lock::CHECKER,
     &crate::watch::CHECKER,
+    &crate::election::CHECKER,
+    &models::catalog::CHECKER,
+    &crate::discovery::CHECKER,
+    &crate::membership::CHECKER,
     #[cfg(feature = "fakes")]
     &crate::fake::CHECKER,
 ];
