@@ -29,7 +29,10 @@
 //! [`WorkloadError`] for options that cannot make a workload.
 
 pub mod api;
+pub mod discovery;
+pub mod election;
 pub mod lock;
+pub mod membership;
 pub mod register;
 pub mod watch;
 
@@ -109,7 +112,14 @@ impl std::fmt::Debug for WorkloadDef {
 
 /// Every workload, one line each. Adding a workload: one file with its
 /// [`WorkloadDef`], and one line here.
-pub static ALL: &[&WorkloadDef] = &[&register::WORKLOAD, &lock::WORKLOAD, &watch::WORKLOAD];
+pub static ALL: &[&WorkloadDef] = &[
+    &register::WORKLOAD,
+    &lock::WORKLOAD,
+    &watch::WORKLOAD,
+    &election::WORKLOAD,
+    &discovery::WORKLOAD,
+    &membership::WORKLOAD,
+];
 
 /// Options that cannot make a workload.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
