@@ -2,7 +2,9 @@
 //! `node`), the default system under test, and its client over Consul's HTTP API:
 //! [`Kv`] here, [`workloads::api::Locks`] in [`super::builtin_lock`],
 //! [`workloads::api::Txn`] in [`super::builtin_txn`], [`workloads::api::Watch`] in
-//! [`super::builtin_watch`].
+//! [`super::builtin_watch`], [`workloads::api::Election`] in [`super::builtin_election`],
+//! [`workloads::api::Discovery`] in [`super::builtin_discovery`],
+//! [`workloads::api::Members`] in [`super::builtin_members`].
 //!
 //! Each node gets its own data dir and log under the run directory and listens on its
 //! host address at Consul's port (HTTP API, Raft RPCs and gossip share it). Bug
@@ -28,7 +30,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use history::Value;
 use nemesis::clock::ClockHook;
 use serde_json::Value as Json;
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks, Txn, Watch};
+use workloads::api::{
+    Api, BoxFuture, CallError, Client, Discovery, Election, Kv, Locks, Members, Txn, Watch,
+};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -51,7 +55,15 @@ pub static SYSTEM: SystemDef = SystemDef {
     summary: "faultline's own Consul-like node (Raft KV, sessions and locks, catalog), \
               built from the workspace",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Locks, Api::Txn, Api::Watch],
+        apis: &[
+            Api::Kv,
+            Api::Locks,
+            Api::Txn,
+            Api::Watch,
+            Api::Election,
+            Api::Discovery,
+            Api::Members,
+        ],
         read_modes: &[ReadMode::Linearizable, ReadMode::Default, ReadMode::Serializable],
         bugs: &[
             BugSwitch {
@@ -374,6 +386,18 @@ impl Client for BuiltinClient {
     }
 
     fn watch(&mut self) -> Option<&mut dyn Watch> {
+        Some(self)
+    }
+
+    fn election(&mut self) -> Option<&mut dyn Election> {
+        Some(self)
+    }
+
+    fn discovery(&mut self) -> Option<&mut dyn Discovery> {
+        Some(self)
+    }
+
+    fn members(&mut self) -> Option<&mut dyn Members> {
         Some(self)
     }
 }

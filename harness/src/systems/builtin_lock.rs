@@ -45,7 +45,7 @@ fn is_invalid_session(reply: &Reply) -> bool {
 impl BuiltinClient {
     /// The worker's live session, created or renewed as needed. `Err` says why not;
     /// no lock request was sent then.
-    async fn session(&mut self) -> Result<String, String> {
+    pub(super) async fn session(&mut self) -> Result<String, String> {
         if let Some((id, at)) = &self.locks.current {
             if at.elapsed() < RENEW_AFTER {
                 return Ok(id.clone());

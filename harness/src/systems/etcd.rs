@@ -1,5 +1,8 @@
 //! etcd 3.4 (Debian's `etcd-server`) as a system under test, and its client's [`Kv`]
-//! and [`Txn`] APIs over the JSON gateway; [`Watch`] in [`super::etcd_watch`].
+//! and [`Txn`] APIs over the JSON gateway; [`Watch`] in [`super::etcd_watch`],
+//! [`Locks`] (lease + txn, fenced by the lock key's revision) in [`super::etcd_lock`],
+//! [`Election`] in [`super::etcd_election`], the leases both use in
+//! [`super::etcd_lease`].
 //!
 //! Each member gets its own data dir and log under the run directory, short
 //! heartbeat / election timeouts (fast tests), optional pre-vote, and listens on its
@@ -17,7 +20,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value as Json, json};
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned, Watch};
+use workloads::api::{
+    Api, BoxFuture, CallError, Client, Election, Kv, Locks, Txn, Versioned, Watch,
+};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -35,7 +40,7 @@ pub static SYSTEM: SystemDef = SystemDef {
     name: "etcd",
     summary: "Debian's etcd-server 3.4, a widely used Raft KV store (apt-get install etcd-server)",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Txn, Api::Watch],
+        apis: &[Api::Kv, Api::Txn, Api::Watch, Api::Locks, Api::Election],
         read_modes: &[ReadMode::Linearizable, ReadMode::Serializable],
         bugs: &[],
         clock: ClockMethod::Unsupported(
@@ -209,6 +214,8 @@ impl System for Etcd {
             base: self.client_url(node),
             node: node_name(node),
             serializable: self.options.read_mode == ReadMode::Serializable,
+            holds: Default::default(),
+            elections: Default::default(),
         }))
     }
 }
@@ -218,8 +225,12 @@ pub struct EtcdClient {
     /// Shared pool (cloning a reqwest client shares it).
     pub(super) http: reqwest::Client,
     pub(super) base: String,
-    node: String,
+    pub(super) node: String,
     serializable: bool,
+    /// Locks held through leases ([`super::etcd_lock`]).
+    pub(super) holds: super::etcd_lease::Holds,
+    /// Candidacies ([`super::etcd_election`]).
+    pub(super) elections: super::etcd_lease::Holds,
 }
 
 /// What a gateway exchange came to: the reply's JSON, or the exchange as it was.
@@ -297,6 +308,14 @@ impl Client for EtcdClient {
     }
 
     fn watch(&mut self) -> Option<&mut dyn Watch> {
+        Some(self)
+    }
+
+    fn locks(&mut self) -> Option<&mut dyn Locks> {
+        Some(self)
+    }
+
+    fn election(&mut self) -> Option<&mut dyn Election> {
         Some(self)
     }
 }
