@@ -276,6 +276,7 @@ impl System for Builtin {
             node: node_name(node),
             read_query,
             locks: Default::default(),
+            election_unsure: Default::default(),
         }))
     }
 
@@ -319,6 +320,9 @@ pub struct BuiltinClient {
     pub(super) read_query: &'static str,
     /// The lock API's session and held locks (see [`super::builtin_lock`]).
     pub(super) locks: super::builtin_lock::LockState,
+    /// Elections whose last campaign or resign had no known outcome (see
+    /// [`super::builtin_election`]).
+    pub(super) election_unsure: std::collections::HashSet<String>,
 }
 
 /// The value and `ModifyIndex` of Consul's `[{"Key", "Value" (base64 or null), ...}]`.

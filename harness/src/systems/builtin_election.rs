@@ -9,9 +9,17 @@
 //! - **confirm**: a `?consistent` read of the key: still leader while it carries this
 //!   worker's session and the candidate's name. The session is renewed first when it
 //!   is old, so leadership does not lapse between confirms.
-//! - **resign**: `PUT /v1/kv/<key>?release=<session>`.
+//! - **resign**: `PUT /v1/kv/<key>?release=<session>`; only an answer makes the worker
+//!   sure again.
 //! - **leader**: a read of the key in the run's read mode: the holder's name and
 //!   `LockIndex`, or nobody when no session holds it.
+//!
+//! A campaign or resign without a known outcome (an error after sending, or cut short by
+//! the op timeout) leaves the worker unsure whether its session holds the key. Consul's
+//! lock is re-entrant (an acquire by the holding session succeeds and keeps the
+//! `LockIndex`), so the next tenure would silently inherit the old one's leadership
+//! and term. The next campaign therefore abandons that session first (destroyed in
+//! the background, which releases what it holds) and campaigns with a fresh one.
 //!
 //! A leader whose node is declared dead by gossip loses its session (it is tied to the
 //! node's `serfHealth`), and with it the lock: another candidate can then be elected.
@@ -67,8 +75,13 @@ impl BuiltinClient {
         election: &str,
         candidate: &str,
     ) -> Result<Option<u64>, CallError> {
-        let session = self.session().await.map_err(CallError::refused)?;
         let key = election_key(election);
+        if self.election_unsure.contains(&key) {
+            self.abandon_session();
+        }
+        let session = self.session().await.map_err(CallError::refused)?;
+        // Until the answer is read: a cancelled campaign may still take effect.
+        self.election_unsure.insert(key.clone());
         let ops = json!([
             { "KV": { "Verb": "lock", "Key": key, "Value": B64.encode(candidate), "Session": session } },
             { "KV": { "Verb": "get", "Key": key } },
@@ -87,12 +100,30 @@ impl BuiltinClient {
                     .ok_or_else(|| {
                         CallError::unknown(format!("elected, but no term in {body:?}"))
                     })?;
+                self.election_unsure.remove(&key);
                 Ok(Some(term))
             }
             // Rolled back: held by someone else (or the session is gone).
-            Reply::Answer { status: 409, .. } => Ok(None),
+            Reply::Answer { status: 409, .. } => {
+                self.election_unsure.remove(&key);
+                Ok(None)
+            }
+            Reply::NotSent(_) => {
+                self.election_unsure.remove(&key);
+                Err(reply.write_error())
+            }
             other => Err(other.write_error()),
         }
+    }
+
+    /// Forgets the worker's session and destroys it in the background (best effort:
+    /// unrenewed, it expires within its TTL anyway).
+    fn abandon_session(&mut self) {
+        let Some(id) = self.locks.forget_session() else { return };
+        let req = self.http.put(format!("{}/v1/session/destroy/{id}", self.base));
+        tokio::spawn(async move {
+            let _ = exchange(req).await;
+        });
     }
 
     async fn confirm_once(
@@ -113,16 +144,22 @@ impl BuiltinClient {
 
     async fn resign_once(&mut self, election: &str, candidate: &str) -> Result<bool, CallError> {
         let key = election_key(election);
-        let Ok(session) = self.session().await else { return Ok(false) };
+        // Unsure from here: even a resign never sent leaves the session perhaps holding.
+        self.election_unsure.insert(key.clone());
+        let session = self.session().await.map_err(CallError::refused)?;
         let url = format!("{}/v1/kv/{key}?release={session}", self.base);
-        match exchange(self.http.put(url).body(candidate.to_string())).await {
+        let outcome = match exchange(self.http.put(url).body(candidate.to_string())).await {
             Reply::Answer { status: 200, body } => match body.trim() {
                 "true" => Ok(true),
                 "false" => Ok(false),
                 other => Err(CallError::unknown(format!("unexpected reply {other:?}"))),
             },
-            other => Err(other.write_error()),
+            other => return Err(other.write_error()),
+        };
+        if outcome.is_ok() {
+            self.election_unsure.remove(&key);
         }
+        outcome
     }
 }
 

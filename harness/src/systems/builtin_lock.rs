@@ -38,6 +38,13 @@ pub struct LockState {
     held: HashMap<String, String>,
 }
 
+impl LockState {
+    /// Forgets the live session (the next use creates a fresh one); its id, if any.
+    pub(super) fn forget_session(&mut self) -> Option<String> {
+        self.current.take().map(|(id, _)| id)
+    }
+}
+
 fn is_invalid_session(reply: &Reply) -> bool {
     matches!(reply, Reply::Answer { status: 500, body } if body.contains("invalid session"))
 }
