@@ -104,6 +104,11 @@ pub struct MembershipEvent {
     /// Seconds from the heal until every view showed every member alive for good;
     /// `None`: not before the next fault (or the end).
     pub convergence_s: Option<f64>,
+    /// How much of `convergence_s` is sampling: the views converged no earlier than
+    /// this (the last view still not converged, or the heal); far below
+    /// `convergence_s` when no view was asked for in between (e.g. the recovery
+    /// after the final heal).
+    pub at_least_s: f64,
     /// Per observer.
     pub per_node_s: BTreeMap<String, Option<f64>>,
 }
@@ -348,6 +353,7 @@ impl Checker for MembershipChecker {
             let Some(h) = *healed else { continue };
             let next = events.get(i + 1).map_or(u64::MAX, |e| e.0);
             let mut per_node = BTreeMap::new();
+            let mut at_least_s: f64 = 0.0;
             for o in &nodes {
                 let window: Vec<&Sample> = samples
                     .iter()
@@ -359,6 +365,9 @@ impl Checker for MembershipChecker {
                 let all_alive =
                     |s: &Sample| nodes.iter().all(|x| s.view.get(x) == Some(&Seen::Alive));
                 let k = window.iter().rposition(|s| !all_alive(s)).map_or(0, |k| k + 1);
+                if k > 0 {
+                    at_least_s = at_least_s.max((window[k - 1].at - h) as f64 / 1e9);
+                }
                 per_node.insert(o.clone(), window.get(k).map(|s| (s.at - h) as f64 / 1e9));
             }
             let convergence_s = if per_node.is_empty() || per_node.values().any(Option::is_none) {
@@ -390,6 +399,7 @@ impl Checker for MembershipChecker {
                 started_s: *started_ns as f64 / 1e9,
                 healed_s: h as f64 / 1e9,
                 convergence_s,
+                at_least_s,
                 per_node_s: per_node,
             });
         }
@@ -410,7 +420,7 @@ impl Checker for MembershipChecker {
             None => {
                 let times: Vec<String> = out_events
                     .iter()
-                    .map(|e| e.convergence_s.map_or("not judged".into(), |c| format!("{c:.2} s")))
+                    .map(|e| e.convergence_s.map_or("not judged".into(), |c| span(e.at_least_s, c)))
                     .collect();
                 Outcome::new(
                     Verdict::Valid,
@@ -435,6 +445,16 @@ impl Checker for MembershipChecker {
         outcome.stats =
             Stats { ops: ops.len(), partitions: 1, elapsed: started.elapsed(), ..Stats::default() };
         Ok(outcome)
+    }
+}
+
+/// A convergence time, as a range when sampling leaves it uncertain by more than
+/// half a second.
+fn span(at_least_s: f64, c: f64) -> String {
+    if c - at_least_s > 0.5 {
+        format!("{at_least_s:.2}-{c:.2} s (between views)")
+    } else {
+        format!("{c:.2} s")
     }
 }
 
@@ -475,7 +495,7 @@ fn section(
                     e.faults.join(", "),
                     format!("{:.2}", e.started_s),
                     format!("{:.2}", e.healed_s),
-                    f(e.convergence_s),
+                    e.convergence_s.map_or_else(|| f(None), |c| span(e.at_least_s, c)),
                 ];
                 row.extend(
                     nodes.iter().map(|n| e.per_node_s.get(*n).map_or("-".into(), |x| f(*x))),
@@ -590,6 +610,10 @@ mod tests {
         assert_eq!(ev.events.len(), 1);
         let c = ev.events[0].convergence_s.unwrap();
         assert!((c - 1.605).abs() < 0.01, "{c}");
+        // n1 still saw n3 dead at 6.505 s: converged between 0.505 s and 1.605 s.
+        assert!((ev.events[0].at_least_s - 0.505).abs() < 0.01, "{:?}", ev.events[0]);
+        let shown = span(ev.events[0].at_least_s, c);
+        assert!(shown.ends_with("(between views)") && o.reason.contains(&shown), "{}", o.reason);
         assert_eq!(ev.events[0].faults, vec!["kill n3".to_string()]);
     }
 
