@@ -186,6 +186,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(message_events(&cancelled, &mut out), Err(CallError::Refused(_))));
-        assert_eq!(header_revision(&msg), Some(3));
+        // A reply's header is at its top; a watch message's under `result`.
+        assert_eq!(header_revision(&msg["result"]), Some(3));
     }
 }
