@@ -50,16 +50,21 @@
 //! Input a checker cannot read is a [`CheckError`] naming the history line; running
 //! out of time or memory is not an error but an `Unknown` verdict.
 
+pub mod discovery;
+pub mod election;
 pub mod elle;
 #[cfg(feature = "fakes")]
 pub mod fake;
 pub mod jepsen;
 pub mod linearizability;
+pub mod membership;
 pub mod models;
+pub mod ops;
 pub mod registry;
 pub mod section;
 pub mod stream;
 pub mod verdict;
+pub mod watch;
 
 pub use section::Section;
 pub use verdict::{CheckError, Checker, Evidence, Outcome, Part, PartOutcome, Stats, Verdict};

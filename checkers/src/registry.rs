@@ -94,6 +94,11 @@ pub static ALL: &[&CheckerDef] = &[
     &jepsen::total_queue::CHECKER,
     &elle::LIST_APPEND,
     &elle::RW_REGISTER,
+    &crate::watch::CHECKER,
+    &crate::election::CHECKER,
+    &models::catalog::CHECKER,
+    &crate::discovery::CHECKER,
+    &crate::membership::CHECKER,
     #[cfg(feature = "fakes")]
     &crate::fake::CHECKER,
 ];

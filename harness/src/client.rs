@@ -72,6 +72,30 @@ pub async fn exchange(req: reqwest::RequestBuilder) -> Reply {
     }
 }
 
+/// Sends a request and reads the whole answer and the values of the response headers
+/// `names` (`None` for each one absent), for APIs that answer in headers too
+/// (Consul's `X-Consul-Index`).
+pub async fn exchange_with_headers(
+    req: reqwest::RequestBuilder,
+    names: &[&str],
+) -> (Reply, Vec<Option<String>>) {
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return (Reply::NotSent(format!("connect: {e}")), vec![]),
+        Err(e) if e.is_timeout() => return (Reply::Lost("timeout".into()), vec![]),
+        Err(e) => return (Reply::Lost(e.to_string()), vec![]),
+    };
+    let status = resp.status().as_u16();
+    let values = names
+        .iter()
+        .map(|n| resp.headers().get(*n).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .collect();
+    match resp.text().await {
+        Ok(body) => (Reply::Answer { status, body }, values),
+        Err(e) => (Reply::Lost(format!("reading the reply: {e}")), values),
+    }
+}
+
 /// The pooled HTTP client a system shares between all its clients (cloning a
 /// reqwest client shares the pool). No TLS: every node is on loopback or in the
 /// run's own namespaces.

@@ -8,10 +8,12 @@ mod common;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use harness::node_host::LoopbackHost;
-use harness::system::{NodeEnv, SystemConfig};
+use harness::system::{NodeEnv, System, SystemConfig};
 use harness::systems::{ALL, ReadMode};
-use workloads::api::{Api, Client, Versioned};
+use workloads::api::{Api, Client, Delivery, Health, Holder, MemberState, Versioned, WatchEvent};
 
 fn config() -> SystemConfig {
     SystemConfig { read_mode: ReadMode::Linearizable, bugs: vec![], pre_vote: true }
@@ -65,6 +67,146 @@ async fn txn_contract(name: &str, client: &mut dyn Client) {
     assert_eq!(txn.scan("nothing/").await, Ok(vec![]), "{name}: empty scan");
 }
 
+async fn watch_contract(name: &str, client: &mut dyn Client) {
+    let w = client.watch().unwrap_or_else(|| panic!("{name} claims watch but its client has none"));
+    let key = "contract/w";
+    let (_, head) = w.head(key).await.unwrap_or_else(|e| panic!("{name}: head: {e:?}"));
+    assert_eq!(head, WatchEvent { revision: 0, value: None }, "{name}: an absent key's head");
+    let r1 = w.write(key, "1").await.unwrap_or_else(|e| panic!("{name}: write: {e:?}"));
+    let b1 = w
+        .watch(key, 0, Duration::from_millis(300))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let last = b1.events.last().cloned().unwrap_or_else(|| panic!("{name}: no event: {b1:?}"));
+    assert_eq!(last.value.as_deref(), Some("1"), "{name}: {b1:?}");
+    assert!(b1.position >= last.revision, "{name}: position before the events: {b1:?}");
+    if let Some(r) = r1 {
+        assert_eq!(last.revision, r, "{name}: the write's revision is the event's");
+    }
+    for v in ["2", "3", "4"] {
+        w.write(key, v).await.unwrap_or_else(|e| panic!("{name}: write: {e:?}"));
+    }
+    let b2 = w
+        .watch(key, b1.position, Duration::from_millis(500))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let values: Vec<Option<&str>> = b2.events.iter().map(|e| e.value.as_deref()).collect();
+    match b2.delivery {
+        // Every revision after the resume point, in order.
+        Delivery::EveryRevision => {
+            assert_eq!(values, [Some("2"), Some("3"), Some("4")], "{name}: {b2:?}")
+        }
+        // The state as of the answer's index.
+        Delivery::Latest => assert_eq!(values, [Some("4")], "{name}: {b2:?}"),
+    }
+    assert!(
+        b2.events.iter().all(|e| e.revision > last.revision),
+        "{name}: old revisions again: {b2:?}"
+    );
+    let top = b2.events.last().cloned().unwrap_or_else(|| panic!("{name}: nothing new"));
+    // Nothing changed since: nothing new (or the same state again, for Latest).
+    let b3 = w
+        .watch(key, b2.position, Duration::from_millis(300))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert!(b3.events.iter().all(|e| *e == top), "{name}: a change that did not happen: {b3:?}");
+    assert!(b3.position >= b2.position, "{name}: the position went back");
+    let (_, head) = w.head(key).await.unwrap_or_else(|e| panic!("{name}: head: {e:?}"));
+    assert_eq!(head, top, "{name}: the head is the last state");
+}
+
+async fn locks_contract(name: &str, system: &dyn System) {
+    let (mut a, mut b) = (system.client(1).unwrap(), system.client(2).unwrap());
+    let (a, b) = (a.locks().expect("claims locks"), b.locks().expect("claims locks"));
+    let lock = "lock/contract";
+    assert_eq!(a.acquire(lock, Holder::Live).await, Ok(true), "{name}: a free lock");
+    let first = a.fencing_token(lock);
+    assert_eq!(b.acquire(lock, Holder::Live).await, Ok(false), "{name}: a held lock");
+    assert_eq!(a.release(lock).await, Ok(true), "{name}: release");
+    assert_eq!(a.release(lock).await, Ok(false), "{name}: release of nothing");
+    assert_eq!(b.acquire(lock, Holder::Live).await, Ok(true), "{name}: freed");
+    if let (Some(t1), Some(t2)) = (first, b.fencing_token(lock)) {
+        assert!(t2 > t1, "{name}: fencing tokens must grow ({t1} then {t2})");
+    }
+    assert_eq!(b.release(lock).await, Ok(true), "{name}");
+    let lost = a.acquire(lock, Holder::Lost).await;
+    assert!(
+        matches!(lost, Err(workloads::api::CallError::Refused(_))),
+        "{name}: a lost session took a lock: {lost:?}"
+    );
+}
+
+async fn election_contract(name: &str, system: &dyn System) {
+    let (mut a, mut b) = (system.client(1).unwrap(), system.client(2).unwrap());
+    let (a, b) = (a.election().expect("claims election"), b.election().expect("claims election"));
+    let e = "contract";
+    assert_eq!(a.leader(e).await, Ok(None), "{name}: nobody leads yet");
+    let t1 = a.campaign(e, "a1").await.unwrap_or_else(|err| panic!("{name}: campaign: {err:?}"));
+    let t1 = t1.unwrap_or_else(|| panic!("{name}: not elected in an empty election"));
+    assert_eq!(b.campaign(e, "b1").await, Ok(None), "{name}: a second leader");
+    assert_eq!(
+        b.leader(e).await,
+        Ok(Some(("a1".to_string(), t1))),
+        "{name}: the leader as others see it"
+    );
+    assert_eq!(a.confirm(e, "a1").await, Ok(Some(t1)), "{name}: confirm");
+    assert_eq!(b.confirm(e, "b1").await, Ok(None), "{name}: a non-leader confirms");
+    assert_eq!(a.resign(e, "a1").await, Ok(true), "{name}: resign");
+    assert_eq!(a.confirm(e, "a1").await, Ok(None), "{name}: leads after resigning");
+    assert_eq!(b.leader(e).await, Ok(None), "{name}: nobody leads after the resign");
+    let t2 = b.campaign(e, "b2").await.unwrap_or_else(|err| panic!("{name}: campaign: {err:?}"));
+    assert!(t2.is_some_and(|t2| t2 > t1), "{name}: terms must grow ({t1} then {t2:?})");
+    assert_eq!(b.resign(e, "b2").await, Ok(true), "{name}");
+}
+
+async fn discovery_contract(name: &str, client: &mut dyn Client) {
+    let d = client.discovery().unwrap_or_else(|| panic!("{name} claims discovery but has none"));
+    let (svc, i) = ("contract", "contract-1");
+    let view = d.instances(svc).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert!(view.instances.is_empty(), "{name}: {view:?}");
+    d.register(svc, i, Health::Passing).await.unwrap_or_else(|e| panic!("{name}: register: {e:?}"));
+    let view = d.instances(svc).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert_eq!(view.instances.len(), 1, "{name}: {view:?}");
+    assert_eq!(
+        (view.instances[0].id.as_str(), view.instances[0].health),
+        (i, Health::Passing),
+        "{name}"
+    );
+    assert_eq!(
+        view.consistency,
+        workloads::api::Consistency::Consistent,
+        "{name}: the run's read mode"
+    );
+    assert_eq!(d.set_health(svc, i, Health::Critical).await, Ok(true), "{name}: fail its check");
+    let view = d.instances(svc).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert_eq!(view.instances[0].health, Health::Critical, "{name}: {view:?}");
+    assert_eq!(d.deregister(svc, i).await, Ok(true), "{name}: deregister");
+    let view = d.instances(svc).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert!(view.instances.is_empty(), "{name}: still there: {view:?}");
+    assert_eq!(
+        d.set_health(svc, i, Health::Passing).await,
+        Ok(false),
+        "{name}: a gone instance's check"
+    );
+    assert_eq!(d.deregister(svc, i).await, Ok(false), "{name}: deregister of nothing");
+}
+
+async fn members_contract(name: &str, client: &mut dyn Client, nodes: usize) {
+    let m = client.members().unwrap_or_else(|| panic!("{name} claims members but has none"));
+    let want: Vec<(String, MemberState)> =
+        (1..=nodes).map(|i| (format!("n{i}"), MemberState::Alive)).collect();
+    let mut last = None;
+    for _ in 0..50 {
+        let got = m.members().await.unwrap_or_else(|e| panic!("{name}: members: {e:?}"));
+        if got == want {
+            return;
+        }
+        last = Some(got);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name}: every node alive by its run name, expected {want:?}, last saw {last:?}");
+}
+
 #[test]
 fn every_system_keeps_the_contract_of_the_apis_it_claims() {
     common::require_etcd();
@@ -91,11 +233,46 @@ fn every_system_keeps_the_contract_of_the_apis_it_claims() {
                 txn_contract(def.name, client.as_mut()).await;
                 checked.push(format!("{} txn", def.name));
             }
+            if def.caps.apis.contains(&Api::Watch) {
+                watch_contract(def.name, client.as_mut()).await;
+                checked.push(format!("{} watch", def.name));
+            }
+            if def.caps.apis.contains(&Api::Locks) {
+                locks_contract(def.name, system.as_ref()).await;
+                checked.push(format!("{} locks", def.name));
+            }
+            if def.caps.apis.contains(&Api::Election) {
+                election_contract(def.name, system.as_ref()).await;
+                checked.push(format!("{} election", def.name));
+            }
+            if def.caps.apis.contains(&Api::Discovery) {
+                discovery_contract(def.name, client.as_mut()).await;
+                checked.push(format!("{} discovery", def.name));
+            }
+            if def.caps.apis.contains(&Api::Members) {
+                members_contract(def.name, client.as_mut(), 3).await;
+                checked.push(format!("{} members", def.name));
+            }
         });
         system.teardown().unwrap_or_else(|e| panic!("{}: teardown: {e}", def.name));
     }
     // The systems that claim each API were really checked.
-    for want in ["builtin kv", "builtin txn", "etcd kv", "etcd txn", "memory kv", "memory txn"] {
+    for want in [
+        "builtin kv",
+        "builtin txn",
+        "builtin watch",
+        "builtin locks",
+        "builtin election",
+        "builtin discovery",
+        "builtin members",
+        "etcd kv",
+        "etcd txn",
+        "etcd watch",
+        "etcd locks",
+        "etcd election",
+        "memory kv",
+        "memory txn",
+    ] {
         assert!(checked.iter().any(|c| c == want), "{want} was not checked: {checked:?}");
     }
     assert!(common::processes_under(dir.path()).is_empty(), "nothing left running");

@@ -15,6 +15,12 @@
 //!   does not also write are skipped: it validates only its write set, as stores that
 //!   give snapshot isolation where serializability was promised do, so two transactions
 //!   that each read what the other writes both commit (write skew, Elle's G2-item).
+//! - `watch-stale-wake`: a blocking query woken by a change answers with the state it read
+//!   before the change, under the new `X-Consul-Index`: a watcher resuming from that index
+//!   never learns of the change it was woken for.
+//! - `health-leader-only`: TTL check updates (`/v1/agent/check/pass|warn|fail|update`) are
+//!   applied to the leader's state only, never through Raft: followers (and a next leader)
+//!   keep the old health.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -32,6 +38,8 @@ pub enum Bug {
     NoFsync,
     LockNoSessionCheck,
     TxnUncheckedReads,
+    WatchStaleWake,
+    HealthLeaderOnly,
 }
 
 impl Bug {
@@ -42,6 +50,8 @@ impl Bug {
             Bug::NoFsync => "no-fsync",
             Bug::LockNoSessionCheck => "lock-no-session-check",
             Bug::TxnUncheckedReads => "txn-unchecked-reads",
+            Bug::WatchStaleWake => "watch-stale-wake",
+            Bug::HealthLeaderOnly => "health-leader-only",
         }
     }
 }

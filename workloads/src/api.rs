@@ -38,11 +38,22 @@ pub enum Api {
     /// Multi-key snapshot reads, prefix scans and version-guarded atomic writes
     /// ([`Txn`]).
     Txn,
+    /// Following a key's changes ([`Watch`]): etcd's watch stream, Consul's blocking
+    /// queries.
+    Watch,
+    /// Leader election: campaign, confirm, resign, observe ([`Election`]).
+    Election,
+    /// Service instances with health checks, and the healthy instances of a service
+    /// ([`Discovery`]).
+    Discovery,
+    /// Each node's gossip view of the members ([`Members`]).
+    Members,
 }
 
 impl Api {
     /// Every API, for listings.
-    pub const ALL: [Api; 3] = [Api::Kv, Api::Locks, Api::Txn];
+    pub const ALL: [Api; 7] =
+        [Api::Kv, Api::Locks, Api::Txn, Api::Watch, Api::Election, Api::Discovery, Api::Members];
 
     /// How `faultline list` names it.
     pub fn name(self) -> &'static str {
@@ -50,6 +61,10 @@ impl Api {
             Api::Kv => "kv",
             Api::Locks => "locks",
             Api::Txn => "txn",
+            Api::Watch => "watch",
+            Api::Election => "election",
+            Api::Discovery => "discovery",
+            Api::Members => "members",
         }
     }
 }
@@ -140,6 +155,22 @@ pub trait Client: Send + 'static {
     fn txn(&mut self) -> Option<&mut dyn Txn> {
         None
     }
+
+    fn watch(&mut self) -> Option<&mut dyn Watch> {
+        None
+    }
+
+    fn election(&mut self) -> Option<&mut dyn Election> {
+        None
+    }
+
+    fn discovery(&mut self) -> Option<&mut dyn Discovery> {
+        None
+    }
+
+    fn members(&mut self) -> Option<&mut dyn Members> {
+        None
+    }
 }
 
 /// Single-key operations on string keys and values, reads in the mode the system was
@@ -181,6 +212,13 @@ pub trait Locks: Send {
 
     /// `Ok(true)`: released; `Ok(false)`: this client did not hold it.
     fn release<'a>(&'a mut self, lock: &'a str) -> BoxFuture<'a, Result<bool, CallError>>;
+
+    /// The fencing token of the hold this client's last granted acquire of `lock`
+    /// began, for a service that hands one out (etcd: the lock key's revision): every
+    /// later grant of the lock must carry a larger one. `None`: no token.
+    fn fencing_token(&self, _lock: &str) -> Option<u64> {
+        None
+    }
 }
 
 /// A key's value with the version it was read at. Version 0 means absent; any write
@@ -218,4 +256,222 @@ pub trait Txn: Send {
         guards: &'a [(String, u64)],
         writes: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<bool, CallError>>;
+}
+
+/// How a system's watch delivers a key's changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Every revision, in order, none skipped (etcd's watch stream).
+    EveryRevision,
+    /// The key's state as of an index, waking on change: intermediate states may be
+    /// skipped (Consul's blocking queries).
+    Latest,
+}
+
+impl Delivery {
+    /// How histories name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::EveryRevision => "every-revision",
+            Delivery::Latest => "latest",
+        }
+    }
+}
+
+/// One state of a watched key: the revision that wrote it (etcd's `mod_revision`,
+/// Consul's `ModifyIndex`) and its value (`None`: deleted or absent, revision 0 when
+/// it never existed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchEvent {
+    pub revision: u64,
+    pub value: Option<String>,
+}
+
+/// What one watch call saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchBatch {
+    pub delivery: Delivery,
+    /// Where the next call resumes (`after`): the last revision delivered (etcd), or
+    /// the answer's `X-Consul-Index` (Consul). Never below the call's `after`.
+    pub position: u64,
+    /// The states seen, oldest first: every revision after `after` up to `position`
+    /// ([`Delivery::EveryRevision`]), or the one state as of `position`
+    /// ([`Delivery::Latest`]).
+    pub events: Vec<WatchEvent>,
+}
+
+/// Following keys: write them, watch their changes, read their latest state.
+pub trait Watch: Send {
+    /// Writes `value` to `key`; `Some(revision)` when the system says at which
+    /// revision it was written.
+    fn write<'a>(
+        &'a mut self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, CallError>>;
+
+    /// The key's changes after position `after` (0: from the start), waiting up to
+    /// `wait` for them. A read: it changes nothing.
+    fn watch<'a>(
+        &'a mut self,
+        key: &'a str,
+        after: u64,
+        wait: std::time::Duration,
+    ) -> BoxFuture<'a, Result<WatchBatch, CallError>>;
+
+    /// The key's latest state, linearizably (whatever the run's read mode), and the
+    /// position it was read at: where a watcher that has caught up stands.
+    fn head<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, Result<(u64, WatchEvent), CallError>>;
+}
+
+/// Leader election among candidates, each campaign with a unique candidate name (its
+/// tenure), through a session (Consul: a lock key acquired with a session) or a lease
+/// (etcd's election API). A term numbers elections: each is greater than every term
+/// before (etcd: the leader key's create revision; Consul: the lock key's
+/// `LockIndex`).
+pub trait Election: Send {
+    /// Tries to become the leader of `election` as `candidate`. `Ok(Some(term))`:
+    /// elected; `Ok(None)`: someone else leads and nothing changed.
+    fn campaign<'a>(
+        &'a mut self,
+        election: &'a str,
+        candidate: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, CallError>>;
+
+    /// Whether `candidate` still leads, checked linearizably: `Ok(Some(term))` it does,
+    /// `Ok(None)` it does not.
+    fn confirm<'a>(
+        &'a mut self,
+        election: &'a str,
+        candidate: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, CallError>>;
+
+    /// Gives the leadership up: `Ok(true)` resigned, `Ok(false)` it was not leading.
+    fn resign<'a>(
+        &'a mut self,
+        election: &'a str,
+        candidate: &'a str,
+    ) -> BoxFuture<'a, Result<bool, CallError>>;
+
+    /// Who leads, as the node says (in the run's read mode): the candidate and its
+    /// term, `None` when nobody does.
+    fn leader<'a>(
+        &'a mut self,
+        election: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(String, u64)>, CallError>>;
+}
+
+/// A health check's status, as discovery clients flip it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Passing,
+    Critical,
+}
+
+impl Health {
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Passing => "passing",
+            Health::Critical => "critical",
+        }
+    }
+}
+
+/// One instance of a service as a health read returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    /// Its own check (the one the client flips).
+    pub health: Health,
+    /// Whether its node's own checks pass too (Consul's `serfHealth`): a healthy
+    /// instance on a node declared dead is not served.
+    pub node_passing: bool,
+}
+
+/// How consistent a read was, as the node says (Consul's
+/// `X-Consul-Effective-Consistency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Through a quorum round (`consistent`): linearizable.
+    Consistent,
+    /// From the leader's state under its lease (Consul's `default`).
+    Leader,
+    /// From whatever node answered (`stale`).
+    Stale,
+}
+
+impl Consistency {
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::Consistent => "consistent",
+            Consistency::Leader => "leader",
+            Consistency::Stale => "stale",
+        }
+    }
+}
+
+/// The instances of a service, with their health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceView {
+    pub instances: Vec<Instance>,
+    pub consistency: Consistency,
+}
+
+/// Service discovery: instances registered with a health check the client flips
+/// (Consul's agent services with TTL checks), and reads of a service's instances.
+pub trait Discovery: Send {
+    /// Registers (or re-registers) `instance` of `service` with its check at `health`.
+    fn register<'a>(
+        &'a mut self,
+        service: &'a str,
+        instance: &'a str,
+        health: Health,
+    ) -> BoxFuture<'a, Result<(), CallError>>;
+
+    /// Removes `instance`: `Ok(false)` when it was not registered (nothing changed).
+    fn deregister<'a>(
+        &'a mut self,
+        service: &'a str,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<bool, CallError>>;
+
+    /// Sets the instance's check: `Ok(false)` when there is no such instance (nothing
+    /// changed).
+    fn set_health<'a>(
+        &'a mut self,
+        service: &'a str,
+        instance: &'a str,
+        health: Health,
+    ) -> BoxFuture<'a, Result<bool, CallError>>;
+
+    /// Every instance of `service` with its health, in the run's read mode.
+    fn instances<'a>(
+        &'a mut self,
+        service: &'a str,
+    ) -> BoxFuture<'a, Result<ServiceView, CallError>>;
+}
+
+/// A member's state in a node's gossip view (SWIM's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    Alive,
+    Suspect,
+    Dead,
+}
+
+impl MemberState {
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberState::Alive => "alive",
+            MemberState::Suspect => "suspect",
+            MemberState::Dead => "dead",
+        }
+    }
+}
+
+/// Gossip membership: the view of the node the client talks to.
+pub trait Members: Send {
+    /// Every member this node knows, by the run's node names (`n1`, ...), with its
+    /// state.
+    fn members<'a>(&'a mut self) -> BoxFuture<'a, Result<Vec<(String, MemberState)>, CallError>>;
 }

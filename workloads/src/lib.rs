@@ -39,14 +39,18 @@
 pub mod api;
 pub mod bank;
 pub mod counter;
+pub mod discovery;
+pub mod election;
 pub mod list_append;
 pub mod lock;
+pub mod membership;
 pub mod register;
 pub mod rw_register;
 pub mod set;
 pub mod set_full;
 pub mod txn_gen;
 pub mod unique_ids;
+pub mod watch;
 
 use history::Value;
 
@@ -134,6 +138,10 @@ pub static ALL: &[&WorkloadDef] = &[
     &unique_ids::WORKLOAD,
     &list_append::WORKLOAD,
     &rw_register::WORKLOAD,
+    &watch::WORKLOAD,
+    &election::WORKLOAD,
+    &discovery::WORKLOAD,
+    &membership::WORKLOAD,
 ];
 
 /// Options that cannot make a workload.

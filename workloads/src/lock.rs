@@ -11,7 +11,14 @@
 //! own session (modelling a client whose session expired) and then acquires with it.
 //! A correct service refuses; one that grants it breaks the lock contract, which the
 //! `session-lock` model (a mutex that also knows dead sessions take nothing) catches.
-//! Checked per key.
+//! Checked per key. A service that hands out fencing tokens (etcd's lock key
+//! revision) records each grant's token as the acquire's value, and the model then
+//! also applies the `fenced-lock` rule: tokens only grow.
+//!
+//! A holder holds for the pause the runtime leaves between its operations
+//! (`--concurrency / --rate` on average, up to twice that): a low rate gives long
+//! holds, which a pause of the holder's node longer than its lease turns into two
+//! holders at once on a lease-based lock service (Jepsen's etcd lock finding).
 
 use history::Value;
 use rand::rngs::ChaCha8Rng;
@@ -102,8 +109,10 @@ fn lock_name(key: &Option<Value>) -> String {
 }
 
 /// One lock operation through the client's [`crate::api::Locks`] API: an acquire is
-/// `ok` when granted and `fail` (`:held`) when someone else holds the lock; a release
-/// is `ok` when it released and `fail` (`:not-held`) when this client held nothing.
+/// `ok` when granted (its value the grant's fencing token when the service hands one
+/// out, as etcd's lock key revision) and `fail` (`:held`) when someone else holds the
+/// lock; a release is `ok` when it released and `fail` (`:not-held`) when this client
+/// held nothing.
 async fn perform(op: &Invocation, client: &mut dyn Client) -> Completion {
     let Some(locks) = client.locks() else { return Completion::missing(op, Api::Locks) };
     let lock = lock_name(&op.key);
@@ -117,6 +126,11 @@ async fn perform(op: &Invocation, client: &mut dyn Client) -> Completion {
         other => return Completion::fail(op, format!("lock: unknown f {other:?}")),
     };
     match outcome {
+        // A service with fencing tokens: the grant's token is what the acquire returned.
+        Ok(true) if op.f == "acquire" => match locks.fencing_token(&lock) {
+            Some(token) => Completion::ok(Value::Int(token as i64)),
+            None => Completion::ok(op.value.clone()),
+        },
         Ok(true) => Completion::ok(op.value.clone()),
         Ok(false) => Completion::fail(op, Value::kw(refusal)),
         Err(e) => Completion::of_error(op, e),

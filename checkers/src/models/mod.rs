@@ -3,6 +3,7 @@
 //! [`crate::registry::ALL`]).
 
 pub mod cas_register;
+pub mod catalog;
 pub mod fenced_lock;
 pub mod kv;
 pub mod multi_register;
@@ -11,6 +12,7 @@ pub mod register;
 pub mod session_lock;
 
 pub use cas_register::CasRegister;
+pub use catalog::Catalog;
 pub use fenced_lock::FencedLock;
 pub use kv::Kv;
 pub use multi_register::MultiRegister;

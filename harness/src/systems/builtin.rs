@@ -1,7 +1,10 @@
 //! The builtin system: faultline's own Consul-like node (`faultline-node`, crate
 //! `node`), the default system under test, and its client over Consul's HTTP API:
 //! [`Kv`] here, [`workloads::api::Locks`] in [`super::builtin_lock`],
-//! [`workloads::api::Txn`] in [`super::builtin_txn`].
+//! [`workloads::api::Txn`] in [`super::builtin_txn`], [`workloads::api::Watch`] in
+//! [`super::builtin_watch`], [`workloads::api::Election`] in [`super::builtin_election`],
+//! [`workloads::api::Discovery`] in [`super::builtin_discovery`],
+//! [`workloads::api::Members`] in [`super::builtin_members`].
 //!
 //! Each node gets its own data dir and log under the run directory and listens on its
 //! host address at Consul's port (HTTP API, Raft RPCs and gossip share it). Bug
@@ -29,7 +32,9 @@ use history::Value;
 use nemesis::clock::ClockHook;
 use nemesis::control::Membership;
 use serde_json::Value as Json;
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Locks, Txn};
+use workloads::api::{
+    Api, BoxFuture, CallError, Client, Discovery, Election, Kv, Locks, Members, Txn, Watch,
+};
 
 use crate::client::{Reply, exchange, http_client, probe};
 use crate::node_host::{ProcessSpec, node_name};
@@ -53,7 +58,15 @@ pub static SYSTEM: SystemDef = SystemDef {
     summary: "faultline's own Consul-like node (Raft KV, sessions and locks, catalog), \
               built from the workspace",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Locks, Api::Txn],
+        apis: &[
+            Api::Kv,
+            Api::Locks,
+            Api::Txn,
+            Api::Watch,
+            Api::Election,
+            Api::Discovery,
+            Api::Members,
+        ],
         read_modes: &[ReadMode::Linearizable, ReadMode::Default, ReadMode::Serializable],
         bugs: &[
             BugSwitch {
@@ -72,6 +85,14 @@ pub static SYSTEM: SystemDef = SystemDef {
             BugSwitch {
                 name: "txn-unchecked-reads",
                 summary: "transactions validate only the keys they write (write skew)",
+            },
+            BugSwitch {
+                name: "watch-stale-wake",
+                summary: "a blocking query woken by a change answers the state before it",
+            },
+            BugSwitch {
+                name: "health-leader-only",
+                summary: "health check updates applied on the leader only, not replicated",
             },
         ],
         clock: ClockMethod::Injected,
@@ -278,6 +299,7 @@ impl System for Builtin {
             node: node_name(node),
             read_query,
             locks: Default::default(),
+            election_unsure: Default::default(),
         }))
     }
 
@@ -339,6 +361,9 @@ pub struct BuiltinClient {
     pub(super) read_query: &'static str,
     /// The lock API's session and held locks (see [`super::builtin_lock`]).
     pub(super) locks: super::builtin_lock::LockState,
+    /// Elections whose last campaign or resign had no known outcome (see
+    /// [`super::builtin_election`]).
+    pub(super) election_unsure: std::collections::HashSet<String>,
 }
 
 /// The value and `ModifyIndex` of Consul's `[{"Key", "Value" (base64 or null), ...}]`.
@@ -402,6 +427,22 @@ impl Client for BuiltinClient {
     }
 
     fn txn(&mut self) -> Option<&mut dyn Txn> {
+        Some(self)
+    }
+
+    fn watch(&mut self) -> Option<&mut dyn Watch> {
+        Some(self)
+    }
+
+    fn election(&mut self) -> Option<&mut dyn Election> {
+        Some(self)
+    }
+
+    fn discovery(&mut self) -> Option<&mut dyn Discovery> {
+        Some(self)
+    }
+
+    fn members(&mut self) -> Option<&mut dyn Members> {
         Some(self)
     }
 }

@@ -48,6 +48,13 @@ pub struct LockState {
     held: HashMap<String, String>,
 }
 
+impl LockState {
+    /// Forgets the live session (the next use creates a fresh one); its id, if any.
+    pub(super) fn forget_session(&mut self) -> Option<String> {
+        self.current.take().map(|(id, _)| id)
+    }
+}
+
 fn is_invalid_session(reply: &Reply) -> bool {
     matches!(reply, Reply::Answer { status: 500, body } if body.contains("invalid session"))
 }
@@ -55,7 +62,7 @@ fn is_invalid_session(reply: &Reply) -> bool {
 impl BuiltinClient {
     /// The worker's live session, created or renewed as needed. `Err` says why not;
     /// no lock request was sent then.
-    async fn session(&mut self) -> Result<String, String> {
+    pub(super) async fn session(&mut self) -> Result<String, String> {
         if let Some((id, at)) = &self.locks.current {
             if at.elapsed() < RENEW_AFTER {
                 return Ok(id.clone());

@@ -20,7 +20,7 @@ use super::builtin::BuiltinClient;
 use crate::client::{Reply, exchange};
 
 /// A Consul KV entry's key, value (base64-decoded) and `ModifyIndex`.
-fn entry(e: &Json) -> Result<(String, String, u64), String> {
+pub(super) fn entry(e: &Json) -> Result<(String, String, u64), String> {
     let key = e.get("Key").and_then(Json::as_str).ok_or_else(|| format!("no Key in {e}"))?;
     let index = e
         .get("ModifyIndex")

@@ -1,5 +1,8 @@
 //! etcd 3.4 (Debian's `etcd-server`) as a system under test, and its client's [`Kv`]
-//! API over the JSON gateway.
+//! and [`Txn`] APIs over the JSON gateway; [`Watch`] in [`super::etcd_watch`],
+//! [`Locks`] (lease + txn, fenced by the lock key's revision) in [`super::etcd_lock`],
+//! [`Election`] in [`super::etcd_election`], the leases both use in
+//! [`super::etcd_lease`].
 //!
 //! Each member gets its own data dir and log under the run directory, short
 //! heartbeat / election timeouts (fast tests), optional pre-vote, and listens on its
@@ -18,7 +21,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value as Json, json};
-use workloads::api::{Api, BoxFuture, CallError, Client, Kv, Txn, Versioned};
+use workloads::api::{
+    Api, BoxFuture, CallError, Client, Election, Kv, Locks, Txn, Versioned, Watch,
+};
 
 use nemesis::control::Membership;
 
@@ -40,7 +45,7 @@ pub static SYSTEM: SystemDef = SystemDef {
     name: "etcd",
     summary: "Debian's etcd-server 3.4, a widely used Raft KV store (apt-get install etcd-server)",
     caps: Capabilities {
-        apis: &[Api::Kv, Api::Txn],
+        apis: &[Api::Kv, Api::Txn, Api::Watch, Api::Locks, Api::Election],
         read_modes: &[ReadMode::Linearizable, ReadMode::Serializable],
         bugs: &[],
         clock: ClockMethod::Unsupported(
@@ -235,6 +240,8 @@ impl System for Etcd {
             base: self.client_url(node),
             node: node_name(node),
             serializable: self.options.read_mode == ReadMode::Serializable,
+            holds: Default::default(),
+            elections: Default::default(),
         }))
     }
 }
@@ -242,20 +249,24 @@ impl System for Etcd {
 /// A client of one etcd member.
 pub struct EtcdClient {
     /// Shared pool (cloning a reqwest client shares it).
-    http: reqwest::Client,
-    base: String,
-    node: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) node: String,
     serializable: bool,
+    /// Locks held through leases ([`super::etcd_lock`]).
+    pub(super) holds: super::etcd_lease::Holds,
+    /// Candidacies ([`super::etcd_election`]).
+    pub(super) elections: super::etcd_lease::Holds,
 }
 
 /// What a gateway exchange came to: the reply's JSON, or the exchange as it was.
-enum Gateway {
+pub(super) enum Gateway {
     Body(Json),
     Failed(Reply),
 }
 
 /// The gateway's error text: its JSON `message` (or `error`) when it has one.
-fn gateway_error(status: u16, body: &str) -> Reply {
+pub(super) fn gateway_error(status: u16, body: &str) -> Reply {
     let msg = serde_json::from_str::<Json>(body)
         .ok()
         .and_then(|j| j.get("message").or(j.get("error")).cloned())
@@ -278,7 +289,7 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
 }
 
 /// A kv of a range reply: key, value (text) and `mod_revision` (int64 as a string).
-fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
+pub(super) fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
     let key = decode_text(kv.get("key").and_then(Json::as_str).unwrap_or(""))?;
     let value = decode_text(kv.get("value").and_then(Json::as_str).unwrap_or(""))?;
     let revision = kv
@@ -290,13 +301,13 @@ fn kv_entry(kv: &Json) -> Result<(String, String, u64), String> {
 }
 
 /// A stored value's text.
-fn decode_text(b64: &str) -> Result<String, String> {
+pub(super) fn decode_text(b64: &str) -> Result<String, String> {
     let bytes = B64.decode(b64).map_err(|e| format!("bad base64 value {b64:?}: {e}"))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 impl EtcdClient {
-    async fn post(&self, path: &str, body: Json) -> Gateway {
+    pub(super) async fn post(&self, path: &str, body: Json) -> Gateway {
         let req = self.http.post(format!("{}{path}", self.base)).json(&body);
         match exchange(req).await {
             Reply::Answer { status: 200, body } => match serde_json::from_str::<Json>(&body) {
@@ -319,6 +330,18 @@ impl Client for EtcdClient {
     }
 
     fn txn(&mut self) -> Option<&mut dyn Txn> {
+        Some(self)
+    }
+
+    fn watch(&mut self) -> Option<&mut dyn Watch> {
+        Some(self)
+    }
+
+    fn locks(&mut self) -> Option<&mut dyn Locks> {
+        Some(self)
+    }
+
+    fn election(&mut self) -> Option<&mut dyn Election> {
         Some(self)
     }
 }

@@ -11,12 +11,20 @@
 //! `test-all` and the help text read the registry; nothing else names it.
 
 pub mod builtin;
+pub mod builtin_discovery;
+pub mod builtin_election;
 pub mod builtin_lock;
+pub mod builtin_members;
 pub mod builtin_membership;
 pub mod builtin_txn;
+pub mod builtin_watch;
 pub mod cluster;
 pub mod etcd;
+pub mod etcd_election;
+pub mod etcd_lease;
+pub mod etcd_lock;
 pub mod etcd_membership;
+pub mod etcd_watch;
 pub mod memory;
 
 use serde::{Deserialize, Serialize};

@@ -20,6 +20,7 @@ use serde_json::json;
 use super::ApiError;
 use super::Ctx;
 use super::Params;
+use crate::config::Bug;
 
 fn clock_json(ctx: &Ctx) -> JsonValue {
     json!({ "OffsetMs": ctx.clock.offset_ms(), "NowMs": ctx.clock.now_ms() })
@@ -84,12 +85,24 @@ pub async fn join(State(ctx): State<Ctx>, Query(p): Query<Params>) -> Response {
 
 /// `PUT /v1/faultline/propose` (internal): proposes a JSON [`crate::state::Command`] on the
 /// leader and answers its JSON [`crate::state::CommandResponse`]. Agent-local endpoints use
-/// it through [`super::Node::propose_anywhere`].
+/// it through [`super::Node::propose_anywhere`]. Under the `health-leader-only` bug a check
+/// update is applied to the leader's own state instead, never replicated.
 pub async fn propose(State(ctx): State<Ctx>, body: axum::body::Bytes) -> Response {
     let cmd: crate::state::Command = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => return ApiError::BadRequest(format!("bad command: {e}")).into_response(),
     };
+    let health_update = matches!(
+        &cmd,
+        crate::state::Command::Catalog(crate::state::CatalogCommand::UpdateCheck { .. })
+    );
+    if health_update && ctx.cfg.has_bug(Bug::HealthLeaderOnly) && ctx.raft.believes_leader() {
+        // The bug: the leader changes its own state and tells no one.
+        let index = *ctx.raft.applied.borrow();
+        let mut state = ctx.raft.state.write().unwrap_or_else(|p| p.into_inner());
+        let resp = state.apply(index, &cmd, &mut crate::state::Dirty::default());
+        return Json(json!({ "Index": index, "Response": resp })).into_response();
+    }
     match ctx.propose(cmd).await {
         Ok((index, resp)) => Json(json!({ "Index": index, "Response": resp })).into_response(),
         Err(e) => e.into_response(),

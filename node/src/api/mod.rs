@@ -335,6 +335,10 @@ impl Node {
             let woke = tokio::time::timeout(left, applied.changed()).await;
             applied.borrow_and_update();
             let (index, answer) = self.read_state(&f);
+            if answer != first && self.cfg.has_bug(Bug::WatchStaleWake) {
+                // The bug: the change woke the query, but it answers what it read before.
+                return Ok((index.max(1), first));
+            }
             if answer != first || woke.is_err() || Instant::now() >= deadline {
                 return Ok((index.max(1), answer));
             }
