@@ -123,17 +123,13 @@ impl Gossip {
         let rng = StdRng::seed_from_u64(bump ^ id.rotate_left(32));
         let mut foca: Agent = Foca::new(me.clone(), config(seeds.len() + 1), rng, PostcardCodec);
         let mut rt = AccumulatingRuntime::new();
-        for (sid, addr) in seeds {
-            if sid != id {
-                let seed = GossipId { id: sid, addr, bump: 0 };
-                if let Err(e) = foca.announce(seed, &mut rt) {
-                    tracing::warn!(error = %e, "gossip announce failed");
-                }
-            }
-        }
+        let seeds: Vec<(u64, SocketAddr)> =
+            seeds.into_iter().filter(|(sid, _)| *sid != id).collect();
+        announce_to_missing(&mut foca, &mut rt, &seeds);
         let (timer_tx, mut timer_rx) = mpsc::unbounded_channel::<Timer<GossipId>>();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 65_536];
+            let mut reconnect = tokio::time::interval(RECONNECT_EVERY);
             loop {
                 flush(&mut rt, &socket, &timer_tx).await;
                 publish(&foca, &view);
@@ -150,6 +146,7 @@ impl Gossip {
                             tracing::debug!(error = %e, "gossip: timer");
                         }
                     }
+                    _ = reconnect.tick() => announce_to_missing(&mut foca, &mut rt, &seeds),
                 }
             }
         });
@@ -159,6 +156,29 @@ impl Gossip {
     /// One entry per node id (the newest incarnation), this node included, sorted by id.
     pub fn members(&self) -> Vec<MemberView> {
         self.view.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// How often a node announces itself again to every configured peer it does not see
+/// alive. Serf does the same for failed members (its `ReconnectInterval`, 30 s by
+/// default; Consul's `retry_join` retries the initial join likewise): without it, a
+/// restarted node whose first announce was lost (a peer cut off or not yet listening)
+/// waited for someone's periodic announce to pick it, and one peer could list it dead
+/// for over 10 s after it was back and reachable. 1 s suits a local test cluster.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+
+/// Announces this node to each peer in `seeds` that its view does not hold alive.
+fn announce_to_missing(
+    foca: &mut Agent,
+    rt: &mut AccumulatingRuntime<GossipId>,
+    seeds: &[(u64, SocketAddr)],
+) {
+    for &(sid, addr) in seeds {
+        let alive =
+            foca.iter_membership_state().any(|m| m.id().id == sid && m.state() == State::Alive);
+        if !alive && let Err(e) = foca.announce(GossipId { id: sid, addr, bump: 0 }, &mut *rt) {
+            tracing::warn!(error = %e, "gossip announce failed");
+        }
     }
 }
 
