@@ -18,10 +18,10 @@
 use history::{Linted, OpKind, Pair, Value};
 use serde::Serialize;
 
-use super::{Judged, bad_op, key_cell, merge, options, parts, place, secs, thin};
+use super::{Judged, bad_op, check_parts, key_cell, options, place, secs, thin};
 use crate::registry::CheckerDef;
 use crate::section::{Block, Highlight, Operations, Plot, Role, Section, Series, Table};
-use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict};
+use crate::verdict::{CheckError, Checker, Outcome, Verdict};
 
 /// `counter` in the checker registry.
 pub static CHECKER: CheckerDef = CheckerDef {
@@ -94,25 +94,7 @@ impl Checker for Counter {
     }
 
     fn check(&self, history: &Linted) -> Result<Outcome, CheckError> {
-        let started = std::time::Instant::now();
-        let mut judged = Vec::new();
-        let mut ops = 0;
-        for (key, pairs) in parts(history, self.partition) {
-            ops += pairs.len();
-            judged.push(judge(history, key, &pairs)?);
-        }
-        let section = section(history, &judged);
-        let partitions = judged.len().max(1);
-        let (verdict, reason, explanation, evidence, parts) = merge(judged, "no operations");
-        Ok(Outcome {
-            verdict,
-            reason,
-            explanation,
-            stats: Stats { ops, partitions, elapsed: started.elapsed(), ..Stats::default() },
-            evidence,
-            parts,
-            section,
-        })
+        check_parts(history, self.partition, |k, p| judge(history, k, p), |j| section(history, j))
     }
 }
 

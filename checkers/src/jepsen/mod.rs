@@ -138,6 +138,35 @@ pub(crate) fn parts(history: &Linted, partition: bool) -> Vec<(Option<Value>, Ve
     }
 }
 
+/// The `check` of a checker judged part by part: [`parts`], `judge` on each, the
+/// report `section` over all of them, [`merge`]d into one outcome.
+pub(crate) fn check_parts<E: AnyEvidence + Clone>(
+    history: &Linted,
+    partition: bool,
+    judge: impl Fn(Option<Value>, &[Pair]) -> Result<Judged<E>, CheckError>,
+    section: impl FnOnce(&[Judged<E>]) -> crate::Section,
+) -> Result<crate::Outcome, CheckError> {
+    let started = std::time::Instant::now();
+    let mut judged = Vec::new();
+    let mut ops = 0;
+    for (key, pairs) in parts(history, partition) {
+        ops += pairs.len();
+        judged.push(judge(key, &pairs)?);
+    }
+    let section = section(&judged);
+    let partitions = judged.len().max(1);
+    let (verdict, reason, explanation, evidence, parts) = merge(judged, "no operations");
+    Ok(crate::Outcome {
+        verdict,
+        reason,
+        explanation,
+        stats: crate::Stats { ops, partitions, elapsed: started.elapsed(), ..Default::default() },
+        evidence,
+        parts,
+        section,
+    })
+}
+
 /// One part's verdict, in words, with the checker's evidence for it.
 pub(crate) struct Judged<E> {
     pub key: Option<Value>,

@@ -27,12 +27,12 @@ use history::{Linted, OpKind, Value};
 use serde::Serialize;
 
 use super::{
-    FastHash, FastMap, Judged, bad_op, collection, interval_str, key_cell, list_words, merge,
-    options, parts, place, secs, values_json,
+    FastHash, FastMap, Judged, bad_op, check_parts, collection, interval_str, key_cell, list_words,
+    options, place, secs, values_json,
 };
 use crate::registry::CheckerDef;
 use crate::section::{Block, Highlight, Operations, Role, Section, Table};
-use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict};
+use crate::verdict::{CheckError, Checker, Outcome, Verdict};
 
 /// `set` in the checker registry.
 pub static CHECKER: CheckerDef = CheckerDef {
@@ -97,25 +97,7 @@ impl Checker for SetChecker {
     }
 
     fn check(&self, history: &Linted) -> Result<Outcome, CheckError> {
-        let started = std::time::Instant::now();
-        let mut judged = Vec::new();
-        let mut ops = 0;
-        for (key, pairs) in parts(history, self.partition) {
-            ops += pairs.len();
-            judged.push(judge(history, key, &pairs)?);
-        }
-        let section = section(history, &judged);
-        let partitions = judged.len().max(1);
-        let (verdict, reason, explanation, evidence, parts) = merge(judged, "no operations");
-        Ok(Outcome {
-            verdict,
-            reason,
-            explanation,
-            stats: Stats { ops, partitions, elapsed: started.elapsed(), ..Stats::default() },
-            evidence,
-            parts,
-            section,
-        })
+        check_parts(history, self.partition, |k, p| judge(history, k, p), |j| section(history, j))
     }
 }
 

@@ -24,12 +24,12 @@ use history::{Linted, OpKind, Pair, Value};
 use serde::Serialize;
 
 use super::{
-    FastHash, FastMap, Judged, bad_op, collection, interval_str, key_cell, list_words, merge,
-    options, parts, place,
+    FastHash, FastMap, Judged, bad_op, check_parts, collection, interval_str, key_cell, list_words,
+    options, place,
 };
 use crate::registry::CheckerDef;
 use crate::section::{Block, Section, Table};
-use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict};
+use crate::verdict::{CheckError, Checker, Outcome, Verdict};
 
 /// `total-queue` in the checker registry.
 pub static CHECKER: CheckerDef = CheckerDef {
@@ -84,25 +84,7 @@ impl Checker for TotalQueue {
     }
 
     fn check(&self, history: &Linted) -> Result<Outcome, CheckError> {
-        let started = std::time::Instant::now();
-        let mut judged = Vec::new();
-        let mut ops = 0;
-        for (key, pairs) in parts(history, self.partition) {
-            ops += pairs.len();
-            judged.push(judge(history, key, &pairs)?);
-        }
-        let section = section(&judged);
-        let partitions = judged.len().max(1);
-        let (verdict, reason, explanation, evidence, parts) = merge(judged, "no operations");
-        Ok(Outcome {
-            verdict,
-            reason,
-            explanation,
-            stats: Stats { ops, partitions, elapsed: started.elapsed(), ..Stats::default() },
-            evidence,
-            parts,
-            section,
-        })
+        check_parts(history, self.partition, |k, p| judge(history, k, p), section)
     }
 }
 

@@ -14,10 +14,10 @@ use std::collections::hash_map::Entry;
 use history::{Linted, OpKind, Pair, Value};
 use serde::Serialize;
 
-use super::{FastHash, FastMap, Judged, key_cell, merge, options, parts, place, secs};
+use super::{FastHash, FastMap, Judged, check_parts, key_cell, options, place, secs};
 use crate::registry::CheckerDef;
 use crate::section::{Block, Highlight, Operations, Role, Section, Table};
-use crate::verdict::{CheckError, Checker, Outcome, Stats, Verdict};
+use crate::verdict::{CheckError, Checker, Outcome, Verdict};
 
 /// `unique-ids` in the checker registry.
 pub static CHECKER: CheckerDef = CheckerDef {
@@ -69,25 +69,12 @@ impl Checker for UniqueIds {
     }
 
     fn check(&self, history: &Linted) -> Result<Outcome, CheckError> {
-        let started = std::time::Instant::now();
-        let mut judged = Vec::new();
-        let mut ops = 0;
-        for (key, pairs) in parts(history, self.partition) {
-            ops += pairs.len();
-            judged.push(judge(history, key, &pairs));
-        }
-        let section = section(history, &judged);
-        let partitions = judged.len().max(1);
-        let (verdict, reason, explanation, evidence, parts) = merge(judged, "no operations");
-        Ok(Outcome {
-            verdict,
-            reason,
-            explanation,
-            stats: Stats { ops, partitions, elapsed: started.elapsed(), ..Stats::default() },
-            evidence,
-            parts,
-            section,
-        })
+        check_parts(
+            history,
+            self.partition,
+            |k, p| Ok(judge(history, k, p)),
+            |j| section(history, j),
+        )
     }
 }
 
