@@ -149,7 +149,9 @@ fn valid_under_partition_kill_pause(system: &str) {
     assert!(common::processes_under(dir.path()).is_empty(), "no node left running");
 }
 
-const FAULTS: &[&str] = &["--nemesis", "partition,kill,pause", "--nemesis-interval", "3"];
+/// No `--nemesis-interval`: the leader-aware schedule then shortens the interval so
+/// that its first round, every family once, fits the time limit.
+const FAULTS: &[&str] = &["--nemesis", "partition,kill,pause"];
 
 #[test]
 fn builtin_list_append_under_partition_kill_pause_is_valid() {
