@@ -111,7 +111,10 @@ fn watch_under_partition_and_kill_is_valid_and_watch_stale_wake_is_caught() {
     let mut bug = common::args("builtin", dir.path(), 141);
     bug.workload = "watch".into();
     bug.node_bug = vec!["watch-stale-wake".into()];
-    bug.time_limit = 10.0;
+    // 20 s (beside the two 30 s runs, so no longer in all): alone, 10 s showed 5 to 14
+    // stale-at-index answers on seeds 141-143, but one CI run beside the other two
+    // showed none in 10 s.
+    bug.time_limit = 20.0;
     let runs = run_all(vec![
         faulty("builtin", "watch", &["partition", "kill"], dir.path(), 1),
         faulty("etcd", "watch", &["partition", "kill"], dir.path(), 1),
