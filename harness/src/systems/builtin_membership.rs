@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::client::{Reply, exchange};
 use crate::node_host::{NodeHost, ProcessSpec};
+use crate::systems::cluster::retire;
 
 /// How long a membership change waits for the cluster to name a leader.
 const LEADER_WAIT: Duration = Duration::from_secs(10);
@@ -137,20 +138,6 @@ impl BuiltinMembership {
         Ok(Acted::Done)
     }
 
-    /// Stops the removed node and wipes its data: it may only come back as new.
-    fn retire(&self, node: usize) -> nemesis::Result<()> {
-        self.host.stop(node, self.stop_grace).map_err(|e| NemesisError::Command {
-            command: format!("stopping removed n{}", node + 1),
-            status: "failed".into(),
-            stderr: e.to_string(),
-        })?;
-        match self.data_dirs.get(node) {
-            Some(dir) if dir.exists() => std::fs::remove_dir_all(dir)
-                .map_err(|e| NemesisError::io(format!("wiping {}", dir.display()), e)),
-            _ => Ok(()),
-        }
-    }
-
     async fn add_async(&self, node: usize) -> nemesis::Result<Acted> {
         let addr = self.addr(node)?.to_string();
         let leader = self.leader().await?;
@@ -199,7 +186,7 @@ impl Membership for BuiltinMembership {
     fn remove(&self, node: usize) -> nemesis::Result<Acted> {
         let acted = self.block(self.remove_async(node))??;
         if acted == Acted::Done {
-            self.retire(node)?;
+            retire(self.host.as_ref(), &self.data_dirs, self.stop_grace, node)?;
         }
         Ok(acted)
     }

@@ -173,3 +173,23 @@ pub fn program_version(
         ))),
     }
 }
+
+/// Stops a node removed from the cluster's membership and wipes its data, so that it
+/// may only come back as a new member (the membership hooks of builtin and etcd).
+pub(crate) fn retire(
+    host: &dyn NodeHost,
+    data_dirs: &[std::path::PathBuf],
+    stop_grace: std::time::Duration,
+    node: usize,
+) -> nemesis::Result<()> {
+    host.stop(node, stop_grace).map_err(|e| nemesis::NemesisError::Command {
+        command: format!("stopping removed n{}", node + 1),
+        status: "failed".into(),
+        stderr: e.to_string(),
+    })?;
+    match data_dirs.get(node) {
+        Some(dir) if dir.exists() => std::fs::remove_dir_all(dir)
+            .map_err(|e| nemesis::NemesisError::io(format!("wiping {}", dir.display()), e)),
+        _ => Ok(()),
+    }
+}

@@ -22,6 +22,7 @@ use serde_json::{Value as Json, json};
 
 use crate::client::{Reply, exchange};
 use crate::node_host::{NodeHost, ProcessSpec, node_name};
+use crate::systems::cluster::retire;
 
 /// How long a new member may take to start and publish its name.
 const START_WAIT: Duration = Duration::from_secs(30);
@@ -167,19 +168,6 @@ impl EtcdMembership {
         }
     }
 
-    fn retire(&self, node: usize) -> nemesis::Result<()> {
-        self.host.stop(node, self.stop_grace).map_err(|e| NemesisError::Command {
-            command: format!("stopping removed n{}", node + 1),
-            status: "failed".into(),
-            stderr: e.to_string(),
-        })?;
-        match self.data_dirs.get(node) {
-            Some(dir) if dir.exists() => std::fs::remove_dir_all(dir)
-                .map_err(|e| NemesisError::io(format!("wiping {}", dir.display()), e)),
-            _ => Ok(()),
-        }
-    }
-
     async fn add_async(&self, node: usize) -> nemesis::Result<Acted> {
         let peer = self.peer(node)?.to_string();
         let listed = self.list().await?;
@@ -247,7 +235,7 @@ impl Membership for EtcdMembership {
     fn remove(&self, node: usize) -> nemesis::Result<Acted> {
         let acted = self.block(self.remove_async(node))??;
         if acted == Acted::Done {
-            self.retire(node)?;
+            retire(self.host.as_ref(), &self.data_dirs, self.stop_grace, node)?;
         }
         Ok(acted)
     }
