@@ -5,6 +5,7 @@
 //! most one invalid object, the anomalies are the same to the last field.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use checkers::linearizability::{self, Completion, Linearizable, Model, Partitioning, Values};
 use checkers::models::cas_register::CasRegister;
@@ -44,8 +45,9 @@ fn anomaly_json(o: &Outcome) -> serde_json::Value {
     serde_json::to_value(linearizability::anomaly_of(o)).unwrap()
 }
 
-/// Keys whose own sub-history is not linearizable, judged key by key in memory.
-fn invalid_keys(checker: &dyn Checker, linted: &Linted) -> usize {
+/// Keys whose own sub-history is not linearizable, judged key by key in memory;
+/// `None` when `checker` (given a time limit) could not decide some key.
+fn invalid_keys(checker: &dyn Checker, linted: &Linted) -> Option<usize> {
     let mut by_key: std::collections::BTreeMap<Option<Value>, Vec<Op>> = Default::default();
     let mut keep = vec![None; linted.ops().len()];
     for p in linted.client_pairs() {
@@ -60,13 +62,16 @@ fn invalid_keys(checker: &dyn Checker, linted: &Linted) -> usize {
             by_key.entry(key).or_default().push(op.clone());
         }
     }
-    by_key
-        .into_values()
-        .filter(|ops| {
-            let sub = History::from_ops(ops.clone()).lint().expect("a key's ops follow the rules");
-            checker.check(&sub).expect("check").verdict == Verdict::Invalid
-        })
-        .count()
+    let mut invalid = 0;
+    for ops in by_key.into_values() {
+        let sub = History::from_ops(ops).lint().expect("a key's ops follow the rules");
+        match checker.check(&sub).expect("check").verdict {
+            Verdict::Invalid => invalid += 1,
+            Verdict::Valid => {}
+            Verdict::Unknown => return None,
+        }
+    }
+    Some(invalid)
 }
 
 /// Every shared history streams to the verdict `expected.tsv` gives it (which
@@ -75,7 +80,7 @@ fn invalid_keys(checker: &dyn Checker, linted: &Linted) -> usize {
 #[test]
 fn shared_histories_stream_to_the_same_verdicts() {
     let table = std::fs::read_to_string(root().join("expected.tsv")).unwrap();
-    let mut checked = 0;
+    let (mut checked, mut compared, mut undecided) = (0, 0, Vec::new());
     for row in table.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let cols: Vec<&str> = row.split('\t').collect();
         let path = cols[0];
@@ -85,6 +90,11 @@ fn shared_histories_stream_to_the_same_verdicts() {
         let linted = history::read_path(&root().join(path), None).unwrap().history.lint().unwrap();
         let checker =
             registry::by_name(model).unwrap().checker(&CheckerOptions::default()).unwrap();
+        // Counting the invalid keys checks every key to the end, which the first-invalid
+        // stop spares the real check: c50-bad has a valid key that takes ~40 s alone.
+        let limited =
+            CheckerOptions { time_limit: Some(Duration::from_secs(1)), ..Default::default() };
+        let limited = registry::by_name(model).unwrap().checker(&limited).unwrap();
         let streamed = check_linted(checker.as_ref(), &linted).expect("a streaming form");
         let streamed = streamed.unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(streamed.verdict, expected, "{path}: {}", streamed.reason);
@@ -93,8 +103,16 @@ fn shared_histories_stream_to_the_same_verdicts() {
             assert_eq!(whole.verdict, streamed.verdict, "{path}");
             assert_eq!(whole.stats.ops, streamed.stats.ops, "{path}");
             assert_eq!(whole.stats.partitions, streamed.stats.partitions, "{path}");
-            let one = whole.stats.partitions == 1 || invalid_keys(checker.as_ref(), &linted) == 1;
+            let one = whole.stats.partitions == 1
+                || match invalid_keys(limited.as_ref(), &linted) {
+                    Some(n) => n == 1,
+                    None => {
+                        undecided.push(path.to_string());
+                        false
+                    }
+                };
             if one {
+                compared += 1;
                 assert_eq!(anomaly_json(&whole), anomaly_json(&streamed), "{path}");
                 assert_eq!(whole.explanation, streamed.explanation, "{path}");
                 assert_eq!(whole.reason, streamed.reason, "{path}");
@@ -113,6 +131,9 @@ fn shared_histories_stream_to_the_same_verdicts() {
         checked += 1;
     }
     assert_eq!(checked, 109);
+    // Only the files whose keys cannot all be decided in a second each go uncompared.
+    assert!(undecided.len() <= 1, "undecided: {undecided:?}");
+    assert!(compared >= 10, "anomalies compared on {compared} invalid files only");
 }
 
 /// A register history over `keys` keys where each key's object is simulated
@@ -198,7 +219,7 @@ fn random_histories_stream_to_the_same_verdicts() {
             Verdict::Valid => valid += 1,
             Verdict::Invalid => {
                 invalid += 1;
-                if invalid_keys(&checker, &linted) == 1 {
+                if invalid_keys(&checker, &linted) == Some(1) {
                     assert_eq!(anomaly_json(&whole), anomaly_json(&streamed), "round {round}");
                 }
             }
