@@ -1,5 +1,6 @@
 //! Report generation for a 100,000-entry synthetic history (the bound: under
 //! 5 s and under 10 MB). Prints the HTML size once, then lets criterion time it.
+//! And `serve`'s timeline pages on a 1M-entry history.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -35,5 +36,31 @@ fn report_100k(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, report_100k);
+/// `serve`'s timeline pages on a 1M-entry history.jsonl: the first page, and the
+/// last (one scan of the file's line ends to get there).
+fn timeline_pages_1m(c: &mut Criterion) {
+    let run = results::synthetic::run(1_000_000, 50);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.jsonl");
+    let text = history::format::to_string(&run.history, history::Format::Jsonl).expect("jsonl");
+    std::fs::write(&path, &text).expect("write history");
+    let total = run.history.len() as u64;
+    eprintln!("timeline pages over {total} entries, {:.0} MB", text.len() as f64 / 1e6);
+    drop((run, text));
+    let mut group = c.benchmark_group("timeline pages");
+    group.sample_size(10);
+    for (name, from) in [("first page", 0), ("last page", total - 500)] {
+        let q = results::timeline_pages::PageQuery { from, count: 500, process: None, key: None };
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let file = std::fs::File::open(&path).expect("open");
+                let page = results::timeline_pages::read_page(file, &q).expect("page");
+                results::timeline_pages::render("bench", &q, &page)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, report_100k, timeline_pages_1m);
 criterion_main!(benches);

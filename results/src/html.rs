@@ -19,6 +19,20 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// Percent-encodes a URL path segment or query value (RFC 3986 unreserved
+/// characters stay as they are).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 /// A pixel coordinate with one decimal: enough for a screen, short in the file.
 pub fn px(v: f64) -> String {
     let r = (v * 10.0).round() / 10.0;

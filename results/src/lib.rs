@@ -45,6 +45,7 @@ pub mod serve;
 pub mod summary;
 pub mod synthetic;
 pub mod timeline;
+pub mod timeline_pages;
 pub mod view;
 
 pub use report::{ReportOptions, render_html};

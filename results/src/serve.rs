@@ -5,6 +5,9 @@
 //! Routes:
 //! - `/?system=S&workload=W&verdict=V`: the list of runs.
 //! - `/runs/<test>/<run>/`: the run's files; `/runs/<test>/<run>/<file>`: one file.
+//! - `/runs/<test>/<run>/timeline?from=N&count=M&process=P&key=K`: every operation
+//!   of the run, a page at a time ([`timeline_pages`]), where the report's timeline
+//!   aggregates.
 //! - `/bundle/<test>/<run>.tar.gz`: the run directory as a gzipped tar.
 //!
 //! Paths are checked to stay inside the store (no `..`, symbolic links resolved
@@ -23,9 +26,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::bundle;
-use crate::html::esc;
+use crate::html::{esc, percent_encode};
 use crate::run_dir::{self, HARNESS_PID_FILE, REPORT_HTML, RESULTS_JSON, TEST_JSON};
 use crate::summary::TestSummary;
+use crate::timeline_pages::{self, PageQuery};
 use crate::view::Verdict;
 
 /// One run as the list shows it.
@@ -97,19 +101,6 @@ fn read_json_quiet(path: &Path) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// Percent-encodes one URL path segment.
-fn seg(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 struct AppState {
     store: PathBuf,
 }
@@ -119,6 +110,7 @@ pub fn router(store: PathBuf) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/runs/{test}/{run}/", get(run_files))
+        .route("/runs/{test}/{run}/timeline", get(run_timeline))
         .route("/runs/{test}/{run}/{*file}", get(run_file))
         .route("/bundle/{test}/{file}", get(run_bundle))
         .with_state(Arc::new(AppState { store }))
@@ -178,7 +170,7 @@ tr.unknown{background:#fcf8e3}tr.none{background:#eee}</style></head><body><h1>f
         esc(&state.store.display().to_string())
     );
     for r in shown {
-        let base = format!("/runs/{}/{}/", seg(&r.test), seg(&r.run));
+        let base = format!("/runs/{}/{}/", percent_encode(&r.test), percent_encode(&r.run));
         let verdict = match (r.verdict, r.running) {
             (Some(v), _) => v.name(),
             (None, true) => "running",
@@ -198,8 +190,8 @@ tr.unknown{background:#fcf8e3}tr.none{background:#eee}</style></head><body><h1>f
             sys = esc(r.system.as_deref().unwrap_or("")),
             wl = esc(r.workload.as_deref().unwrap_or("")),
             nem = esc(r.nemesis.as_deref().unwrap_or("")),
-            t = seg(&r.test),
-            rn = seg(&r.run),
+            t = percent_encode(&r.test),
+            rn = percent_encode(&r.run),
         );
     }
     s.push_str("</table></body></html>");
@@ -234,11 +226,11 @@ async fn run_files(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{t}/{r}</title></head><body><h1>{t}/{r}</h1><p><a href="/">all runs</a> · <a href="/bundle/{ts}/{rs}.tar.gz">bundle (.tar.gz)</a></p><ul>"#,
         t = esc(&test),
         r = esc(&run),
-        ts = seg(&test),
-        rs = seg(&run)
+        ts = percent_encode(&test),
+        rs = percent_encode(&run)
     );
     for f in files {
-        let href: Vec<String> = f.split('/').map(seg).collect();
+        let href: Vec<String> = f.split('/').map(percent_encode).collect();
         let _ = write!(s, r#"<li><a href="{}">{}</a></li>"#, href.join("/"), esc(&f));
     }
     s.push_str("</ul></body></html>");
@@ -292,6 +284,42 @@ async fn run_file(
     match tokio::fs::read(&path).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&path))], bytes).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{file}: {e}\n")).into_response(),
+    }
+}
+
+async fn run_timeline(
+    State(state): State<Arc<AppState>>,
+    UrlPath((test, run)): UrlPath<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(dir) = run_path(&state.store, &test, &run) else { return not_found(&run) };
+    let query = match PageQuery::parse(|name| q.get(name).cloned()) {
+        Ok(query) => query,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("timeline: {e}\n")).into_response(),
+    };
+    let path = dir.join(run_dir::HISTORY);
+    if !path.is_file() {
+        let why = format!(
+            "{test}/{run}: no {} (the timeline pages read the harness's JSONL history)\n",
+            run_dir::HISTORY
+        );
+        return (StatusCode::NOT_FOUND, why).into_response();
+    }
+    let title = format!("{test}/{run}");
+    let page = tokio::task::spawn_blocking(move || {
+        let file = fs::File::open(&path)?;
+        let page = timeline_pages::read_page(file, &query)?;
+        Ok::<_, std::io::Error>(timeline_pages::render(&title, &query, &page))
+    })
+    .await;
+    match page {
+        Ok(Ok(html)) => Html(html).into_response(),
+        Ok(Err(e)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{test}/{run}: {e}\n")).into_response()
+        }
+        Err(e) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("timeline crashed: {e}\n")).into_response()
+        }
     }
 }
 

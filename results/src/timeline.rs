@@ -16,7 +16,9 @@
 //! tooltip per operation) stays for the culprits, for the operations around the
 //! first culprit and around the start and end of every fault (within
 //! [`DETAIL_WINDOW`] of the run's span), as far as the budget allows, culprits
-//! first. A line under the axis says how many operations were aggregated.
+//! first. A line under the axis says how many operations were aggregated and
+//! links to `faultline serve`'s pages of every operation
+//! ([`crate::timeline_pages`]), which sit beside `report.html`.
 
 use std::fmt::Write;
 
@@ -180,7 +182,7 @@ pub fn render(history: &History, iv: &Intervals, culprits: &[usize]) -> String {
     if aggregated > 0 {
         let _ = write!(
             s,
-            r#"<text class="lane-label aggregated" x="{}" y="{}">{aggregated} operations drawn aggregated (merged bars without tooltips); full detail around the anomaly and every fault</text>"#,
+            r#"<text class="lane-label aggregated" x="{}" y="{}">{aggregated} operations drawn aggregated (merged bars without tooltips); full detail around the anomaly and every fault; every operation: <a class="timeline-pages" href="timeline"><tspan text-decoration="underline">timeline pages</tspan></a> (faultline serve)</text>"#,
             px(LEFT),
             px(axis_y + 30.0)
         );

@@ -53,6 +53,8 @@ fn a_million_ops_aggregate_beyond_the_budget_and_keep_the_detail_that_matters() 
         .next()
         .expect("svg end");
     assert!(timeline.contains("operations drawn aggregated"), "the timeline says so");
+    // ... and where every operation is: serve's timeline pages, beside report.html.
+    assert!(timeline.contains(r#"<a class="timeline-pages" href="timeline">"#));
     assert_eq!(timeline.matches(r#"id="breaking-op-bar""#).count(), 1);
     let titled = timeline.matches("</title></rect>").count();
     assert!(titled <= results::timeline::DETAIL_BUDGET + iv.faults.len(), "{titled} titled");

@@ -119,3 +119,63 @@ fn lists_filters_and_bundles_runs() {
     server.abort();
     rt.shutdown_background();
 }
+
+/// `serve`'s timeline pages: every entry of the run's history.jsonl, a page at a
+/// time, in history order, linked page to page and filtered by process; bad
+/// parameters are refused naming the parameter.
+#[test]
+fn pages_through_every_operation_of_a_run() {
+    let store = tempfile::tempdir().expect("store");
+    let run = common::invalid_run(store.path(), "20261126T160000.000Z");
+    let lines = std::fs::read_to_string(run.join("history.jsonl")).expect("history.jsonl");
+    let total = lines.lines().count();
+    assert!(total > 100, "{total} entries");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = rt.spawn(results::serve::serve(store.path().to_path_buf(), listener));
+    let base = "/runs/etcd-register/20261126T160000.000Z/timeline";
+
+    // Walk every page by its "next" link: each entry exactly once, in order.
+    let (mut seen, mut path, mut pages) = (Vec::new(), format!("{base}?count=40"), 0);
+    loop {
+        let (status, _, body) = get(port, &path);
+        assert_eq!(status, 200, "{path}");
+        let page = String::from_utf8(body).expect("utf8");
+        for row in page.split(r#"" id="op"#).skip(1) {
+            seen.push(row.split('"').next().unwrap().parse::<usize>().expect("position"));
+        }
+        pages += 1;
+        match page.split(r#"<a class="next" href="timeline"#).nth(1) {
+            Some(rest) => {
+                path = format!("{base}{}", rest.split('"').next().unwrap().replace("&amp;", "&"))
+            }
+            None => {
+                assert!(page.contains("end of the history"));
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, (0..total).collect::<Vec<_>>());
+    assert_eq!(pages, total.div_ceil(40));
+
+    // The nemesis's entries only: the three faults' invokes and completions.
+    let (status, _, body) = get(port, &format!("{base}?process=nemesis"));
+    assert_eq!(status, 200);
+    let page = String::from_utf8(body).expect("utf8");
+    assert_eq!(page.matches(r#"<tr class="invoke nemesis""#).count(), 3, "{page}");
+    assert!(page.contains("start-partition") && page.contains("kill"));
+
+    for (bad, says) in [("?count=0", "count=0"), ("?from=x", "from=")] {
+        let (status, _, body) = get(port, &format!("{base}{bad}"));
+        assert_eq!(status, 400, "{bad}");
+        assert!(String::from_utf8_lossy(&body).contains(says), "{bad}");
+    }
+    assert_eq!(get(port, "/runs/etcd-register/nope/timeline").0, 404);
+    server.abort();
+    rt.shutdown_background();
+}
