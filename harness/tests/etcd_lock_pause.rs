@@ -25,12 +25,13 @@
 //! requires holds that certainly spanned a whole pause (acquired before it began,
 //! released after it ended), so the control exercised what it claims. Measured by
 //! hand (debug build, 2 loaded cores shared with another build, 60 s, four runs at a
-//! time): valid in 11 of 11 runs (seeds 501-510, and 501-502 once more inside this
-//! test beside the three long-pause runs, which stayed 3 of 3 invalid); every run had
-//! 15 pauses, the longest window 3.64-3.73 s (heal-all takes up to 1.7 s) against
+//! time): valid in 13 of 13 runs (seeds 501 and 503-510 by hand, and 501-502 twice
+//! inside this test beside the three long-pause runs, which stayed 6 of 6 invalid);
+//! every run had 15 pauses, the longest window 3.64-3.73 s (heal-all takes up to
+//! 1.7 s) against
 //! the 10 s lease, 10-15 holds and 16-25 (hold, pause) pairs where the hold spanned
 //! the whole pause. The two control runs go beside the three runs above (distinct
-//! `loopback_net`), so they add no wall time (the test took 68.7 s, as before).
+//! `loopback_net`), so they add no wall time (the test took 68.7 s and 67.8 s).
 //!
 //! Shorter pauses on the 2 s lease, by hand (not in CI): `--nemesis-interval 0.3`:
 //! 3 of 3 runs valid (seeds 401-403, 40 s, 10 workers at 3 ops/s); at
