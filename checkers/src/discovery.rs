@@ -16,11 +16,35 @@
 //!   completion to the read's invocation.
 //! - **Bound**: a non-consistent read (Consul's `default` or `stale`) that still
 //!   *serves* an instance (its own check and its node's pass) which a missed write
-//!   had deregistered or made critical more than the bound before (`--initial
-//!   {:stale-bound-ms N}`, default [`DEFAULT_BOUND_MS`]) is invalid: a client was sent
-//!   to an instance known to be gone or failing for longer than it accepts. Consul
-//!   lets clients set that bound per read (`?max_stale`); this is the same contract
-//!   judged from outside.
+//!   had deregistered or made critical more than the bound before is invalid: a
+//!   client was sent to an instance known to be gone or failing for longer than it
+//!   accepts. The bound is the checker option `stale-bound-ms` (`faultline check
+//!   --model discovery --option stale-bound-ms=N`; default [`DEFAULT_BOUND_MS`];
+//!   the older `--initial {:stale-bound-ms N}` still works). Consul lets clients set
+//!   that bound per read (`?max_stale`); this is the same contract judged from
+//!   outside.
+//!
+//! # Node-level health (Consul's `serfHealth`)
+//! Consul's `/v1/health/service/S?passing` drops an instance when *any* of its checks
+//! is not passing, its node's included: a node gossip declared dead (`serfHealth`
+//! critical) has all its instances filtered out, whatever their own checks say. That
+//! is the server working, not a lost instance, so the checker must never mistake it
+//! for one. The workload's reads therefore ask without `?passing`: the server returns
+//! every instance with its own check, and the read records the instances whose node
+//! checks fail in `:node-critical` (the node-critical state is seen, read by read,
+//! not guessed). Then:
+//! - the instance's own state (absent / passing / critical) is judged as always, for
+//!   linearizability and staleness: a node's health changes no instance's own check;
+//! - an instance listed in `:node-critical` is not *served* (a client filtering on
+//!   `passing` would not be sent to it), so it never breaks the bound, however stale
+//!   its own state; it is still reported as stale.
+//!
+//! A read that says it was filtered (`:filter "passing"` in its completion, as a
+//! client of `?passing` would record it) lists only instances that were served; an
+//! instance it leaves out may be absent, critical, or passing on a failed node, so
+//! the checker takes nothing from its absence: the listed instances are judged
+//! (passing, and served), the missing ones not at all (the `catalog` model does the
+//! same for consistent ones).
 
 use std::collections::BTreeMap;
 
@@ -41,23 +65,40 @@ pub const DEFAULT_BOUND_MS: u64 = 2000;
 pub static CHECKER: CheckerDef = CheckerDef {
     name: "discovery",
     summary: "service discovery: consistent reads linearizable against the catalog; every read's \
-              staleness reported; gone or critical instances not served past a bound",
+              staleness reported; gone or critical instances not served past a bound (option \
+              stale-bound-ms, default 2000); instances on a node-critical node are not served",
     make,
 };
 
 fn make(o: &CheckerOptions) -> Result<Box<dyn Checker + Send + Sync>, CheckError> {
-    let bound_ms = match &o.initial {
-        None | Some(Value::Nil) => DEFAULT_BOUND_MS,
-        Some(v @ Value::Map(_)) => uint_field(v, "stale-bound-ms").ok_or_else(|| {
+    let takes = |v: &Value| {
+        CheckError::BadModel(format!(
+            "the discovery checker takes --option stale-bound-ms=N (or --initial {{:stale-bound-ms N}}), got {v}"
+        ))
+    };
+    // The older spelling, an initial map.
+    let legacy = match &o.initial {
+        None | Some(Value::Nil) => None,
+        Some(v @ Value::Map(_)) => Some(uint_field(v, "stale-bound-ms").ok_or_else(|| takes(v))?),
+        Some(v) => return Err(takes(v)),
+    };
+    let without_initial = CheckerOptions { initial: None, ..o.clone() };
+    let opts = crate::jepsen::options(&without_initial, "discovery", &["stale-bound-ms"])?;
+    let option = match opts.int("stale-bound-ms")? {
+        None => None,
+        Some(n) => Some(u64::try_from(n).map_err(|_| {
             CheckError::BadModel(format!(
-                "the discovery checker takes {{:stale-bound-ms N}}, got {v}"
+                "the discovery checker's option \"stale-bound-ms\" must be at least 0, got {n}"
             ))
-        })?,
-        Some(v) => {
+        })?),
+    };
+    let bound_ms = match (option, legacy) {
+        (Some(a), Some(b)) if a != b => {
             return Err(CheckError::BadModel(format!(
-                "the discovery checker takes {{:stale-bound-ms N}}, got {v}"
+                "the discovery checker got two bounds: --option stale-bound-ms={a} and --initial {{:stale-bound-ms {b}}}"
             )));
         }
+        (a, b) => a.or(b).unwrap_or(DEFAULT_BOUND_MS),
     };
     let lin = Linearizable::new(Catalog, Options::from(o));
     Ok(Box::new(Discovery { bound_ms, lin }))
@@ -191,9 +232,12 @@ impl Checker for Discovery {
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut names: Vec<&String> = writes.keys().collect();
+            // A read filtered on passing says nothing of the instances it leaves out.
+            let filtered = text_field(read.output, "filter") == Some("passing");
+            let mut names: Vec<&String> =
+                if filtered { Vec::new() } else { writes.keys().collect() };
             for n in answered.keys() {
-                if !writes.contains_key(n) {
+                if filtered || !writes.contains_key(n) {
                     names.push(n);
                 }
             }
@@ -534,9 +578,189 @@ mod tests {
             (1, "read", Value::Nil, read("stale", &[("a", "passing")]), 3000, 3010),
         ];
         assert!(ev(&check(&racing, None)).stale.is_empty());
-        // Serving an instance critical on a failed node is not serving it; a state
-        // nobody wrote is always wrong for a non-consistent read.
+        // A state nobody wrote is always wrong for a non-consistent read (instances
+        // on a failed node: `an_instance_on_a_critical_node_is_not_served`).
         let phantom = vec![(1, "read", Value::Nil, read("stale", &[("z", "passing")]), 0, 10)];
         assert_eq!(check(&phantom, None).verdict, Verdict::Invalid);
+    }
+
+    /// `v` (a map) with one more field.
+    fn plus(v: Value, name: &str, field: Value) -> Value {
+        let Value::Map(m) = &v else { unreachable!("a map") };
+        let mut m = m.clone();
+        m.push((Value::kw(name), field));
+        Value::Map(m)
+    }
+
+    fn names(xs: &[&str]) -> Value {
+        Value::List(xs.iter().map(|x| Value::Str((*x).into())).collect())
+    }
+
+    fn extension(name: &str, v: Value) -> CheckerOptions {
+        let mut o = CheckerOptions::default();
+        o.extension.insert(name.into(), v);
+        o
+    }
+
+    fn check_with(ops: &[(u64, &str, Value, Value, u64, u64)], o: &CheckerOptions) -> Outcome {
+        let mut events = Vec::new();
+        for (p, f, input, output, i, c) in ops {
+            let mut inv = Op::invoke(*p, f, input.clone());
+            inv.time_ns = i * 1_000_000;
+            let mut done = Op::ok(*p, f, output.clone());
+            done.time_ns = c * 1_000_000;
+            events.push(inv);
+            events.push(done);
+        }
+        events.sort_by_key(|o| o.time_ns);
+        for (i, o) in events.iter_mut().enumerate() {
+            o.index = i as u64;
+        }
+        CHECKER.checker(o).unwrap().check(&History::from_ops(events).lint().unwrap()).unwrap()
+    }
+
+    /// Consul's node-level health: an instance whose node's `serfHealth` is critical
+    /// is not served (a `?passing` client would not be sent to it), so a stale answer
+    /// about it breaks no bound; the same answer with the node passing does.
+    #[test]
+    fn an_instance_on_a_critical_node_is_not_served() {
+        let flipped = |node_critical: &[&str]| {
+            vec![
+                (0, "register", inst("a", Some("passing")), inst("a", Some("passing")), 0, 10),
+                (
+                    0,
+                    "set-health",
+                    inst("a", Some("critical")),
+                    inst("a", Some("critical")),
+                    100,
+                    110,
+                ),
+                // 2.89 s after the flip, a stale read still says a's own check passes.
+                (
+                    1,
+                    "read",
+                    Value::Nil,
+                    plus(read("stale", &[("a", "passing")]), "node-critical", names(node_critical)),
+                    3000,
+                    3010,
+                ),
+            ]
+        };
+        // Its node is dead: stale, reported, but nobody was sent there.
+        let o = check(&flipped(&["a"]), None);
+        assert_eq!(o.verdict, Verdict::Valid, "{}", o.summary());
+        let e = ev(&o);
+        assert_eq!(e.stale.len(), 1, "{:?}", e.stale);
+        assert!(!e.stale[0].served && !e.stale[0].breaks_bound, "{:?}", e.stale[0]);
+        // Its node passes: a client was sent to a failing instance for 2.89 s.
+        let o = check(&flipped(&[]), None);
+        assert_eq!(o.verdict, Verdict::Invalid, "{}", o.summary());
+        assert!(ev(&o).stale[0].served, "{:?}", ev(&o).stale[0]);
+        assert!(o.explanation.contains("served a as passing"), "{}", o.explanation);
+        // A consistent read lists an instance on a dead node with its own check: the
+        // node's health changes no instance's own state, so this is linearizable.
+        let consistent = vec![
+            (0, "register", inst("a", Some("passing")), inst("a", Some("passing")), 0, 10),
+            (
+                1,
+                "read",
+                Value::Nil,
+                plus(read("consistent", &[("a", "passing")]), "node-critical", names(&["a"])),
+                20,
+                30,
+            ),
+        ];
+        assert_eq!(check(&consistent, None).verdict, Verdict::Valid);
+    }
+
+    /// A read filtered on passing (`:filter "passing"`, Consul's `?passing`) may leave
+    /// out an instance whose node failed: its absence proves nothing. What it lists
+    /// must be passing and present; an unfiltered read that leaves one out lost it.
+    #[test]
+    fn a_filtered_read_says_nothing_of_what_it_leaves_out() {
+        let filtered = |c: &str, listed: &[(&str, &str)]| {
+            plus(read(c, listed), "filter", Value::Str("passing".into()))
+        };
+        let base = vec![
+            (0, "register", inst("a", Some("passing")), inst("a", Some("passing")), 0, 10),
+            (2, "register", inst("b", Some("passing")), inst("b", Some("passing")), 0, 10),
+        ];
+        // a's node is dead: a filtered consistent read lists only b.
+        let mut ok = base.clone();
+        ok.push((1, "read", Value::Nil, filtered("consistent", &[("b", "passing")]), 20, 30));
+        ok.push((1, "read", Value::Nil, filtered("stale", &[("b", "passing")]), 40, 50));
+        let o = check(&ok, None);
+        assert_eq!(o.verdict, Verdict::Valid, "{}", o.summary());
+        assert!(ev(&o).stale.is_empty(), "{:?}", ev(&o).stale);
+        // The same answer unfiltered: a is lost.
+        let mut lost = base.clone();
+        lost.push((1, "read", Value::Nil, read("consistent", &[("b", "passing")]), 20, 30));
+        assert_eq!(check(&lost, None).verdict, Verdict::Invalid);
+        // A filtered read that lists a deregistered instance is wrong, consistent...
+        let mut gone = base.clone();
+        gone.push((0, "deregister", inst("a", None), inst("a", None), 100, 110));
+        let mut listed = gone.clone();
+        listed.push((
+            1,
+            "read",
+            Value::Nil,
+            filtered("consistent", &[("a", "passing"), ("b", "passing")]),
+            3000,
+            3010,
+        ));
+        let o = check(&listed, None);
+        assert_eq!(o.verdict, Verdict::Invalid, "{}", o.summary());
+        assert!(o.reason.contains("consistent reads"), "{}", o.reason);
+        // ...and, stale, past the bound: it served it.
+        let mut stale = gone;
+        stale.push((
+            1,
+            "read",
+            Value::Nil,
+            filtered("stale", &[("a", "passing"), ("b", "passing")]),
+            3000,
+            3010,
+        ));
+        let o = check(&stale, None);
+        assert_eq!(o.verdict, Verdict::Invalid, "{}", o.summary());
+        assert!(ev(&o).stale.iter().any(|s| s.instance == "a" && s.breaks_bound));
+    }
+
+    /// The bound is the checker option `stale-bound-ms` (`--option`); the older
+    /// `--initial {:stale-bound-ms N}` agrees with it or is refused; anything else is
+    /// a clear error.
+    #[test]
+    fn the_bound_is_an_option() {
+        let ops = vec![
+            (0, "register", inst("a", Some("passing")), inst("a", Some("passing")), 0, 10),
+            (0, "deregister", inst("a", None), inst("a", None), 100, 110),
+            (1, "read", Value::Nil, read("default", &[("a", "passing")]), 3000, 3010),
+        ];
+        assert_eq!(check(&ops, None).verdict, Verdict::Invalid);
+        let o = check_with(&ops, &extension("stale-bound-ms", Value::Int(5000)));
+        assert_eq!(o.verdict, Verdict::Valid, "{}", o.summary());
+        assert_eq!(ev(&o).bound_ms, 5000);
+        // As `--option stale-bound-ms=5000` gives it (text) too.
+        let o = check_with(&ops, &extension("stale-bound-ms", Value::Str("5000".into())));
+        assert_eq!(o.verdict, Verdict::Valid, "{}", o.summary());
+        let err = |o: CheckerOptions| match CHECKER.checker(&o) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted {o:?}"),
+        };
+        assert!(err(extension("max-stale", Value::Int(1))).contains("no option \"max-stale\""));
+        assert!(err(extension("stale-bound-ms", Value::Int(-1))).contains("at least 0"));
+        assert!(err(extension("stale-bound-ms", Value::Str("soon".into()))).contains("integer"));
+        let mut both = extension("stale-bound-ms", Value::Int(5000));
+        both.initial = Some(Value::Map(vec![(Value::kw("stale-bound-ms"), Value::Int(10))]));
+        assert!(err(both.clone()).contains("two bounds"), "{}", err(both));
+        let same = CheckerOptions {
+            initial: Some(Value::Map(vec![(Value::kw("stale-bound-ms"), Value::Int(5000))])),
+            ..extension("stale-bound-ms", Value::Int(5000))
+        };
+        assert_eq!(check_with(&ops, &same).verdict, Verdict::Valid);
+        assert!(
+            err(CheckerOptions { initial: Some(Value::Int(3)), ..Default::default() })
+                .contains("stale-bound-ms")
+        );
     }
 }

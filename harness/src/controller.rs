@@ -129,6 +129,10 @@ fn check_numbers(args: &TestArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The longest `--lease-ttl`: an hour (a longer lease is a lock that never expires
+/// within a run).
+const MAX_LEASE_TTL_S: u64 = 3600;
+
 /// The system's capabilities against the options: bug switches, read mode.
 fn check_system(def: &SystemDef, args: &TestArgs) -> Result<(), Failure> {
     let names = |items: Vec<&str>| if items.is_empty() { "none".into() } else { items.join(", ") };
@@ -138,6 +142,17 @@ fn check_system(def: &SystemDef, args: &TestArgs) -> Result<(), Failure> {
             def.name,
             names(def.caps.bugs.iter().map(|b| b.name).collect())
         ));
+    }
+    if let Some(ttl) = args.lease_ttl {
+        if def.caps.lease_ttl.is_none() {
+            return bad(format!(
+                "the {} system's locks hold no lease whose TTL a run can set (--lease-ttl {ttl})",
+                def.name
+            ));
+        }
+        if !(1..=MAX_LEASE_TTL_S).contains(&ttl) {
+            return bad(format!("--lease-ttl must be 1 to {MAX_LEASE_TTL_S} seconds, got {ttl}"));
+        }
     }
     if !def.caps.read_modes.contains(&args.read_mode) {
         return bad(format!(
@@ -248,6 +263,7 @@ impl Plan {
             read_mode: self.args.read_mode,
             bugs: self.args.node_bug.clone(),
             pre_vote: self.args.pre_vote,
+            lease_ttl: self.args.lease_ttl,
         }
     }
 }

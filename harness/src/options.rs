@@ -57,6 +57,13 @@ pub struct TestArgs {
     /// system serves some of them (`faultline list`).
     #[arg(long, value_enum, default_value_t = ReadMode::Linearizable)]
     pub read_mode: ReadMode,
+    /// The TTL, in whole seconds, of the leases a system's locks hold (Jepsen's
+    /// etcd `lease-ttl`; default: the system's own, 2 s on etcd). A lock is only as
+    /// safe as its holder's lease outlives a stall; `faultline list` shows which
+    /// systems take it.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ttl: Option<u64>,
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,

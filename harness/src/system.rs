@@ -115,6 +115,9 @@ pub struct Capabilities {
     pub clock: ClockMethod,
     pub membership: MembershipMethod,
     pub nodes: Nodes,
+    /// The default TTL in seconds of the leases its locks hold, when a run can set
+    /// it (`--lease-ttl`); `None`: its locks have no such lease.
+    pub lease_ttl: Option<u64>,
 }
 
 /// The options a run gives a system (each system uses what applies to it; the
@@ -126,6 +129,9 @@ pub struct SystemConfig {
     pub bugs: Vec<String>,
     /// Raft pre-vote, for systems that have it.
     pub pre_vote: bool,
+    /// The lock leases' TTL in seconds (`--lease-ttl`; only for a system whose
+    /// [`Capabilities::lease_ttl`] is set); `None`: the system's default.
+    pub lease_ttl: Option<u64>,
 }
 
 /// Where a system's nodes run and where its files go.

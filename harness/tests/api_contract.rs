@@ -16,7 +16,12 @@ use harness::systems::{ALL, ReadMode};
 use workloads::api::{Api, Client, Delivery, Health, Holder, MemberState, Versioned, WatchEvent};
 
 fn config() -> SystemConfig {
-    SystemConfig { read_mode: ReadMode::Linearizable, bugs: vec![], pre_vote: true }
+    SystemConfig {
+        read_mode: ReadMode::Linearizable,
+        bugs: vec![],
+        pre_vote: true,
+        lease_ttl: None,
+    }
 }
 
 fn absent() -> Versioned {

@@ -138,6 +138,14 @@ fn unknown_node_bug_and_bug_on_other_system_are_refused() {
             vec!["--system", "etcd", "--read-mode", "default"],
             "the etcd system cannot serve --read-mode default (it serves: linearizable, serializable)",
         ),
+        (
+            vec!["--workload", "lock", "--lease-ttl", "5"],
+            "the builtin system's locks hold no lease whose TTL a run can set (--lease-ttl 5)",
+        ),
+        (
+            vec!["--system", "etcd", "--workload", "lock", "--lease-ttl", "0"],
+            "--lease-ttl must be 1 to 3600 seconds, got 0",
+        ),
         (vec!["--system", "nosuch"], "unknown system \"nosuch\" (known: builtin, etcd,"),
         (vec!["--nemesis", "kill,kill-all"], "exclude each other"),
     ] {

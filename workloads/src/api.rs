@@ -444,7 +444,10 @@ pub trait Discovery: Send {
         health: Health,
     ) -> BoxFuture<'a, Result<bool, CallError>>;
 
-    /// Every instance of `service` with its health, in the run's read mode.
+    /// Every instance of `service` with its health, in the run's read mode,
+    /// unfiltered (not Consul's `?passing`): an instance on a failed node is listed,
+    /// with `node_passing` false, so the checker sees the node-level state instead of
+    /// guessing why an instance is missing.
     fn instances<'a>(
         &'a mut self,
         service: &'a str,

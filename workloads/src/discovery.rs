@@ -8,7 +8,9 @@
 //! :health h}` (a fifth of the time passing, a tenth critical), `set-health`
 //! (pass or fail, a quarter each) and `deregister` (a fifth). Odd workers `read` the
 //! service, completing with `{:consistency c, :instances {i h ...}, :node-critical
-//! [i ...]}` (each instance's own check; the instances whose node's checks fail).
+//! [i ...]}` (each instance's own check; the instances whose node's checks fail:
+//! the read is unfiltered, so an instance Consul's `?passing` would drop for its
+//! node's `serfHealth` is seen and marked, not mistaken for a lost one).
 //! After the final heal every reader reads once more.
 
 use history::Value;
@@ -22,7 +24,7 @@ use crate::{Invocation, OpStream, Workload, WorkloadDef, WorkloadError, Workload
 pub static WORKLOAD: WorkloadDef = WorkloadDef {
     name: "discovery",
     summary: "instances registered, deregistered and flipped passing / critical; readers query \
-              the service's healthy instances",
+              the service's instances with their own and their node's health",
     needs: &[Api::Discovery],
     checker: "discovery",
     make,

@@ -12,6 +12,14 @@
 //!   of the service with its health, all others absent. Only reads the node says were
 //!   `consistent` are judged here (the `discovery` checker judges the others by how
 //!   stale they were); a read of another consistency is dropped.
+//! - a read whose completion also says `:filter "passing"` (Consul's `?passing`: only
+//!   instances whose checks all pass, their node's `serfHealth` included) lists each
+//!   instance it has as `passing`; one it leaves out may be absent, critical, or
+//!   passing on a node whose checks fail (the node's health is not this model's
+//!   state), so the read constrains only the instances it lists. An unfiltered read
+//!   lists every instance with its own check, whatever its node's health: a node's
+//!   health changes no instance's own check, and the `discovery` checker reads the
+//!   node-level state from the read's `:node-critical`.
 //!
 //! The whole catalog is one object (a read returns all instances at once), so the
 //! history is not split by key. The state packs two bits per instance: up to
@@ -37,8 +45,12 @@ pub enum CatalogOp {
     Deregister(u8),
     /// Only when present.
     SetHealth(u8, u64),
-    /// The whole state must be this.
-    Read(u64),
+    /// The state, on the bits of `mask` (all of them for an unfiltered read), must
+    /// be `expect`.
+    Read {
+        expect: u64,
+        mask: u64,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,6 +88,12 @@ fn slot(values: &mut Values, instance: &Value) -> Result<u8, String> {
 fn instance_of(invoke: &history::Op) -> Result<&Value, String> {
     field(&invoke.value, "instance")
         .ok_or_else(|| format!("a {} needs {{:instance i}}, found {}", invoke.f, invoke.value))
+}
+
+/// Whether a read's completion says it lists only passing instances (`:filter
+/// "passing"`, Consul's `?passing`).
+pub fn is_filtered(done: &history::Op) -> bool {
+    text_field(&done.value, "filter") == Some("passing")
 }
 
 /// Whether a read's completion says it was consistent.
@@ -117,12 +135,12 @@ impl Model for Catalog {
             CatalogOp::Register(i, h) => Some(with(*s, i, h)),
             CatalogOp::Deregister(i) => Some(with(*s, i, ABSENT)),
             CatalogOp::SetHealth(i, h) => (get(*s, i) != ABSENT).then(|| with(*s, i, h)),
-            CatalogOp::Read(expect) => (*s == expect).then_some(*s),
+            CatalogOp::Read { expect, mask } => (*s & mask == expect).then_some(*s),
         }
     }
 
     fn is_read_only(&self, op: &CatalogOp) -> bool {
-        matches!(op, CatalogOp::Read(_))
+        matches!(op, CatalogOp::Read { .. })
     }
 
     fn encode(
@@ -146,7 +164,9 @@ impl Model for Catalog {
                 if !is_consistent(done) {
                     return Ok(None);
                 }
+                let filtered = is_filtered(done);
                 let mut expect = 0;
+                let mut mask = if filtered { 0 } else { u64::MAX };
                 match field(&done.value, "instances") {
                     Some(Value::Map(entries)) => {
                         for (i, h) in entries {
@@ -154,7 +174,14 @@ impl Model for Catalog {
                                 Value::Str(s) | Value::Keyword(s) => Some(s.as_str()),
                                 _ => None,
                             })?;
-                            expect = with(expect, slot(values, i)?, h);
+                            if filtered && h != PASSING {
+                                return Err(format!(
+                                    "a read filtered on passing lists {i} as critical"
+                                ));
+                            }
+                            let at = slot(values, i)?;
+                            expect = with(expect, at, h);
+                            mask |= 3 << (2 * at as u64);
                         }
                     }
                     Some(Value::Nil) | None => {}
@@ -164,7 +191,7 @@ impl Model for Catalog {
                         ));
                     }
                 }
-                Ok(Some(CatalogOp::Read(expect)))
+                Ok(Some(CatalogOp::Read { expect, mask }))
             }
             _ => Err(unknown_f(invoke, "register, deregister, set-health or read")),
         }
@@ -182,7 +209,13 @@ impl Model for Catalog {
             CatalogOp::Register(i, b) => format!("register {} {}", name(i), h(b)),
             CatalogOp::Deregister(i) => format!("deregister {}", name(i)),
             CatalogOp::SetHealth(i, b) => format!("set {} {}", name(i), h(b)),
-            CatalogOp::Read(s) => format!("read returning {}", self.describe_state(&s, values)),
+            CatalogOp::Read { expect, mask: u64::MAX } => {
+                format!("read returning {}", self.describe_state(&expect, values))
+            }
+            CatalogOp::Read { expect, .. } => format!(
+                "read filtered on passing returning {}",
+                self.describe_state(&expect, values)
+            ),
         }
     }
 

@@ -37,6 +37,8 @@ struct SystemEntry {
     membership: String,
     /// Whether it has node processes the nemesis can fault.
     faultable: bool,
+    /// The lock leases' default TTL in seconds when `--lease-ttl` can set it.
+    lease_ttl: Option<u64>,
     workloads: Vec<&'static str>,
 }
 
@@ -88,6 +90,7 @@ pub fn listing(registry: &Registry) -> Listing {
             clock: clock(s.caps.clock),
             membership: membership(s.caps.membership),
             faultable: s.caps.nodes == Nodes::Processes,
+            lease_ttl: s.caps.lease_ttl,
             workloads: registry.workloads.iter().filter(|w| runs(s, w)).map(|w| w.name).collect(),
         })
         .collect();
@@ -136,13 +139,16 @@ fn print_text(l: &Listing) {
     for s in &l.systems {
         println!("  {:width$}{}", s.name, s.summary);
         println!(
-            "  {:width$}apis: {}; read modes: {}; clock: {}; membership: {}; faults: {}",
+            "  {:width$}apis: {}; read modes: {}; clock: {}; membership: {}; faults: {}{}",
             "",
             s.apis.join(", "),
             s.read_modes.join(", "),
             s.clock,
             s.membership,
-            if s.faultable { "yes" } else { "none (no node processes)" }
+            if s.faultable { "yes" } else { "none (no node processes)" },
+            s.lease_ttl
+                .map(|t| format!("; lock lease TTL: {t} s (--lease-ttl)"))
+                .unwrap_or_default()
         );
         println!("  {:width$}workloads: {}", "", s.workloads.join(", "));
     }
@@ -187,4 +193,32 @@ pub fn list(registry: &Registry, json: bool) -> CmdResult {
         print_text(&l);
     }
     Ok(Exit::Valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: `faultline list` says which system runs which coordination workload
+    /// (read from the APIs each needs), and which system's lock lease `--lease-ttl`
+    /// sets.
+    #[test]
+    fn systems_list_their_coordination_workloads_and_lease_ttl() {
+        let l = listing(&Registry::default());
+        let system = |name: &str| {
+            l.systems.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no {name}"))
+        };
+        let coordination = ["lock", "watch", "election", "discovery", "membership"];
+        let runs = |name: &str| -> Vec<&str> {
+            coordination.iter().copied().filter(|w| system(name).workloads.contains(w)).collect()
+        };
+        assert_eq!(runs("builtin"), coordination);
+        assert_eq!(runs("etcd"), ["lock", "watch", "election"]);
+        assert!(runs("memory").is_empty());
+        let workload = |name: &str| l.workloads.iter().find(|w| w.name == name).unwrap();
+        assert_eq!(workload("discovery").systems, ["builtin"]);
+        assert_eq!(workload("watch").systems, ["builtin", "etcd"]);
+        assert_eq!(system("etcd").lease_ttl, Some(crate::systems::etcd_lock::LOCK_TTL_S));
+        assert_eq!(system("builtin").lease_ttl, None);
+    }
 }

@@ -98,6 +98,7 @@ pub static SYSTEM: SystemDef = SystemDef {
         clock: ClockMethod::Injected,
         membership: MembershipMethod::Supported,
         nodes: Nodes::Processes,
+        lease_ttl: None,
     },
     make,
 };

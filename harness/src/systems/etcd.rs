@@ -54,6 +54,7 @@ pub static SYSTEM: SystemDef = SystemDef {
         ),
         membership: MembershipMethod::Supported,
         nodes: Nodes::Processes,
+        lease_ttl: Some(super::etcd_lock::LOCK_TTL_S),
     },
     make,
 };
@@ -62,6 +63,7 @@ fn make(config: &SystemConfig, env: NodeEnv) -> Result<Box<dyn System>, SystemEr
     let options = EtcdOptions {
         pre_vote: config.pre_vote,
         read_mode: config.read_mode,
+        lock_ttl_s: config.lease_ttl.unwrap_or(super::etcd_lock::LOCK_TTL_S),
         ..EtcdOptions::default()
     };
     Ok(Box::new(Etcd::new(options, env)?))
@@ -75,6 +77,8 @@ pub struct EtcdOptions {
     pub heartbeat_ms: u32,
     pub election_ms: u32,
     pub read_mode: ReadMode,
+    /// The TTL of the lock workload's leases, in seconds (`--lease-ttl`).
+    pub lock_ttl_s: u64,
     /// How long setup waits for every member to serve a linearizable read.
     pub health_timeout: Duration,
     /// How long teardown waits after SIGTERM before SIGKILL.
@@ -91,6 +95,7 @@ impl Default for EtcdOptions {
             heartbeat_ms: 50,
             election_ms: 500,
             read_mode: ReadMode::Linearizable,
+            lock_ttl_s: super::etcd_lock::LOCK_TTL_S,
             health_timeout: Duration::from_secs(30),
             stop_grace: Duration::from_secs(1),
             remove_data: true,
@@ -240,6 +245,7 @@ impl System for Etcd {
             base: self.client_url(node),
             node: node_name(node),
             serializable: self.options.read_mode == ReadMode::Serializable,
+            lock_ttl_s: self.options.lock_ttl_s,
             holds: Default::default(),
             elections: Default::default(),
         }))
@@ -253,6 +259,8 @@ pub struct EtcdClient {
     pub(super) base: String,
     pub(super) node: String,
     serializable: bool,
+    /// The TTL of the leases its locks hold ([`super::etcd_lock`]), in seconds.
+    pub(super) lock_ttl_s: u64,
     /// Locks held through leases ([`super::etcd_lock`]).
     pub(super) holds: super::etcd_lease::Holds,
     /// Candidacies ([`super::etcd_election`]).

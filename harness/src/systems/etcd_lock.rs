@@ -1,7 +1,7 @@
 //! etcd's [`Locks`] API: a lease and a transaction, fenced by the lock key's revision.
 //!
-//! - **acquire**: grant a lease of [`LOCK_TTL_S`] seconds (Jepsen's etcd lock test
-//!   uses 2 s) and start keeping it alive, then one txn: if the lock key does not
+//! - **acquire**: grant a lease of the run's `--lease-ttl` seconds (default
+//!   [`LOCK_TTL_S`], 2 s, as Jepsen's etcd lock test's `lease-ttl`) and start keeping it alive, then one txn: if the lock key does not
 //!   exist (`create_revision == 0`), put it with the lease. Granted: the txn's
 //!   revision (the lock key's create revision) is the hold's fencing token; every
 //!   later grant of the key has a larger one. Not granted (someone holds it):
@@ -30,7 +30,7 @@ use workloads::api::{BoxFuture, CallError, Holder, Locks};
 use super::etcd::{EtcdClient, Gateway};
 use super::etcd_lease::{Hold, lease_not_found};
 
-/// The lock lease's time to live, in seconds (Jepsen's `lease-ttl`).
+/// The lock lease's time to live by default, in seconds (Jepsen's `lease-ttl`).
 pub const LOCK_TTL_S: u64 = 2;
 
 fn header_revision(j: &Json) -> Option<u64> {
@@ -65,13 +65,13 @@ impl EtcdClient {
         if let Some(old) = self.holds.0.remove(path) {
             self.revoke_later(old.lease.id.clone());
         }
-        let lease = self.grant_lease(LOCK_TTL_S).await?;
+        let lease = self.grant_lease(self.lock_ttl_s).await?;
         if holder == Holder::Lost {
             self.revoke_now(&lease).await.map_err(CallError::refused)?;
             return match self.try_lock(path, &lease).await? {
                 // Granted to a dead lease: the service is broken; report what it said.
                 Some(rev) => {
-                    let kept = self.keep_alive(lease, LOCK_TTL_S);
+                    let kept = self.keep_alive(lease, self.lock_ttl_s);
                     self.holds
                         .0
                         .insert(path.into(), Hold { lease: kept, token: Some(rev), key: None });
@@ -82,7 +82,7 @@ impl EtcdClient {
         }
         // Registered before the txn is sent: if the op times out, the release still
         // knows the lease.
-        let kept = self.keep_alive(lease.clone(), LOCK_TTL_S);
+        let kept = self.keep_alive(lease.clone(), self.lock_ttl_s);
         self.holds.0.insert(path.into(), Hold { lease: kept, token: None, key: None });
         match self.try_lock(path, &lease).await {
             Ok(Some(rev)) => {

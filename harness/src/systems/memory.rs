@@ -68,6 +68,7 @@ const CAPS: Capabilities = Capabilities {
         "the memory system runs inside the harness: no members",
     ),
     nodes: Nodes::InProcess,
+    lease_ttl: None,
 };
 
 /// The in-process store in the registry.

@@ -60,6 +60,7 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         seed: Some(1),
         read_mode: ReadMode::Linearizable,
         node_bug: vec![],
+        lease_ttl: None,
         ops_per_key: None,
         store: store.to_path_buf(),
         name: None,

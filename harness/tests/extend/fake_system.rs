@@ -26,6 +26,7 @@ pub static SYSTEM: SystemDef = SystemDef {
         clock: ClockMethod::Unsupported("toy nodes keep no time"),
         membership: MembershipMethod::Unsupported("toy nodes have no cluster to leave"),
         nodes: Nodes::Processes,
+        lease_ttl: None,
     },
     make,
 };
