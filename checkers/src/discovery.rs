@@ -59,6 +59,7 @@ fn make(o: &CheckerOptions) -> Result<Box<dyn Checker + Send + Sync>, CheckError
             )));
         }
     };
+    o.refuse_extension("discovery")?;
     let lin = Linearizable::new(Catalog, Options::from(o));
     Ok(Box::new(Discovery { bound_ms, lin }))
 }

@@ -110,6 +110,65 @@ fn memory_stale_snapshot_is_invalid_with_the_anomaly_named_every_time() {
     assert_eq!(n, seeds.len(), "stale-snapshot caught in {n} of {}: {caught:?}", seeds.len());
 }
 
+/// `--checker-option` reaches the workload's checker, is recorded in `test.json` and
+/// is used again by `analyze` and `replay`; a name the checker does not take is
+/// refused (254, naming it) before any run directory exists. The stale-snapshot
+/// store's anomalies (G2-item, G-single: see the test above) are all allowed under
+/// read-committed, which forbids only G0 and G1, so the same seed that is invalid
+/// under the default strict-serializable is valid under
+/// `consistency-models=read-committed`.
+#[test]
+fn checker_options_reach_the_checker_are_recorded_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(FAULTLINE)
+        .args(["test", "--quiet", "--system", "memory", "--workload", "rw-register"])
+        .args(["--time-limit", "1", "--checker-option", "linearizable-key", "--store"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(
+        stderr.contains("--checker-option") && stderr.contains("\"linearizable-key\""),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("latest").exists(), "refused before the run started");
+    let out = Command::new(FAULTLINE)
+        .args(["test", "--quiet", "--system", "memory", "--workload", "register"])
+        .args(["--time-limit", "1", "--checker-option", "wfr-keys", "--store"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "a linearizability checker takes none: {stderr}");
+    assert!(stderr.contains("\"wfr-keys\""), "{stderr}");
+
+    let bug = ["--system", "memory", "--node-bug", "stale-snapshot", "--workload", "list-append"];
+    let mut weak = bug.to_vec();
+    weak.extend(["--time-limit", "1", "--checker-option", "consistency-models=read-committed"]);
+    let (code, run_dir) = run(dir.path(), 1, &weak);
+    let r = results(&run_dir);
+    let why = r["explanation"].as_str().unwrap();
+    assert_eq!(code, 0, "{why}");
+    assert!(why.contains("read-committed") && !why.contains("strict-serializable"), "{why}");
+    let test_json = run_dir.join(store::TEST_JSON);
+    let test: Json = serde_json::from_str(&std::fs::read_to_string(&test_json).unwrap()).unwrap();
+    assert_eq!(
+        test["args"]["checker_option"],
+        serde_json::json!(["consistency-models=read-committed"])
+    );
+    assert_eq!(faultline(&["analyze"], &run_dir), 0, "analyze uses the recorded option");
+    assert_eq!(faultline(&["replay"], &run_dir), 0, "replay repeats it");
+    // The same history under the default model: invalid. A test.json without the
+    // field (written before it existed) still loads, with no checker options.
+    let (code, _) = run(dir.path(), 1, &[&bug[..], &["--time-limit", "1"]].concat());
+    assert_eq!(code, 1, "the same seed under strict-serializable");
+    let mut old = test.clone();
+    old["args"].as_object_mut().unwrap().remove("checker_option");
+    std::fs::write(&test_json, serde_json::to_string(&old).unwrap()).unwrap();
+    assert_eq!(faultline(&["analyze"], &run_dir), 1, "without the option: strict-serializable");
+}
+
 fn node_binary() -> PathBuf {
     Path::new(FAULTLINE).with_file_name("faultline-node")
 }
