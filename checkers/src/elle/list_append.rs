@@ -536,15 +536,19 @@ fn dirty_updates(
 /// Committed transactions that read the same version of a key (their first read of
 /// it, before appending) and then appended to it.
 fn lost_updates(txns: &Txns, findings: &mut Findings) {
-    // (key, hash of the list read) -> (txn, mop of the read)
-    let mut groups: FxMap<(u32, u64), Vec<(u32, u32)>> = FxMap::default();
+    // (key, hash of the list read, txn, mop of the read), then sorted: one flat
+    // vector rather than a map of small vectors (a million transactions would
+    // allocate one per read).
+    let mut reads: Vec<(u32, u64, u32, u32)> = Vec::new();
+    let mut read: Vec<(u32, u32)> = Vec::new(); // key -> mop index
+    let mut written: Vec<u32> = Vec::new();
     for (t, txn) in txns.txns.iter().enumerate() {
         if !txn.ok() {
             continue;
         }
         let mops = txns.mops(t);
-        let mut read: Vec<(u32, u32)> = Vec::new(); // key -> mop index
-        let mut written: Vec<u32> = Vec::new();
+        read.clear();
+        written.clear();
         for (i, m) in mops.iter().enumerate() {
             match m.kind {
                 MopKind::Read if !read.iter().any(|(k, _)| *k == m.key) => {
@@ -556,18 +560,27 @@ fn lost_updates(txns: &Txns, findings: &mut Findings) {
                         written.push(m.key);
                         let v = mops[r as usize].value;
                         let h = if v == NONE { u64::MAX } else { list_hash(txns.list(v)) };
-                        groups.entry((m.key, h)).or_default().push((t as u32, r));
+                        reads.push((m.key, h, t as u32, r));
                     }
                 }
                 _ => {}
             }
         }
     }
+    reads.sort_unstable();
     let mut cases: Vec<(u32, (u32, u32), Vec<u32>)> = Vec::new();
-    for ((k, _), members) in groups {
+    let mut i = 0;
+    while i < reads.len() {
+        let (k, h) = (reads[i].0, reads[i].1);
+        let n = reads[i..].iter().position(|x| (x.0, x.1) != (k, h)).unwrap_or(reads.len() - i);
+        let bucket = &reads[i..i + n];
+        i += n;
+        if n < 2 {
+            continue;
+        }
         // Split a hash bucket by the exact list read (collisions are all but
-        // impossible, but cost nothing to rule out).
-        let mut rest = members;
+        // impossible, but cost nothing to rule out); members in transaction order.
+        let mut rest: Vec<(u32, u32)> = bucket.iter().map(|x| (x.2, x.3)).collect();
         while let Some(&(t0, r0)) = rest.first() {
             let v0 = txns.mops(t0 as usize)[r0 as usize].value;
             let same = |&(t, r): &(u32, u32)| {
