@@ -39,7 +39,7 @@ pub static CHECKER: CheckerDef = CheckerDef {
     summary: "at most one leader at any time (real-time intervals of confirmed leadership), \
               observers see only elected leaders, terms grow",
     make: |o| match &o.initial {
-        None => Ok(Box::new(ElectionChecker)),
+        None => o.refuse_extension("election").map(|()| Box::new(ElectionChecker) as _),
         Some(v) => Err(CheckError::BadModel(format!(
             "the election checker takes no initial value (got {v})"
         ))),

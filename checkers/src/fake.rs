@@ -23,7 +23,7 @@ pub static CHECKER: CheckerDef = CheckerDef {
     name: "fake",
     summary: "test-only: invalid when an operation completes ok with the value \"forbidden\"",
     make: |o| match &o.initial {
-        None => Ok(Box::new(Fake)),
+        None => o.refuse_extension("fake").map(|()| Box::new(Fake) as _),
         Some(v) => {
             Err(CheckError::BadModel(format!("the fake checker takes no initial value (got {v})")))
         }

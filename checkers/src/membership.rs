@@ -69,6 +69,7 @@ pub static CHECKER: CheckerDef = CheckerDef {
             }
             Some(v) => return Err(bad(v)),
         };
+        o.refuse_extension("membership")?;
         Ok(Box::new(MembershipChecker { detect_ms, converge_ms }))
     },
 };

@@ -75,6 +75,19 @@ impl Default for CheckerOptions {
     }
 }
 
+impl CheckerOptions {
+    /// For a checker that takes no options of its own: any name in
+    /// [`CheckerOptions::extension`] is refused, naming it, never silently ignored.
+    pub fn refuse_extension(&self, checker: &str) -> Result<(), CheckError> {
+        match self.extension.keys().next() {
+            None => Ok(()),
+            Some(name) => Err(CheckError::BadModel(format!(
+                "the {checker} checker has no option {name:?} (it takes none)"
+            ))),
+        }
+    }
+}
+
 /// The registry: one line per checker.
 pub static ALL: &[&CheckerDef] = &[
     &models::register::CHECKER,

@@ -52,7 +52,7 @@ pub static CHECKER: CheckerDef = CheckerDef {
     summary: "watchers see every revision in order without gaps (etcd) or never go backwards \
               and never show a state older than their index (Consul), then converge",
     make: |o| match &o.initial {
-        None => Ok(Box::new(WatchChecker)),
+        None => o.refuse_extension("watch").map(|()| Box::new(WatchChecker) as _),
         Some(v) => {
             Err(CheckError::BadModel(format!("the watch checker takes no initial value (got {v})")))
         }

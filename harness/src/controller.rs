@@ -21,11 +21,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use checkers::registry::CheckerDef;
+use checkers::registry::{CheckerDef, CheckerOptions};
 use serde_json::Value as Json;
 use workloads::{Workload, WorkloadDef, WorkloadOptions};
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::{self, Analysis, CheckWith};
 use crate::commands::run_results::{RunSummary, print_summary, verdict_name, write_results};
 use crate::exit::{Exit, Failure};
 use crate::lab_host::{self, LabHost, SwitchGuard};
@@ -88,6 +88,8 @@ pub struct Plan {
     pub workload: Arc<dyn Workload>,
     /// The workload's checker.
     pub checker: &'static CheckerDef,
+    /// Its options (`--checker-option`), already accepted by it.
+    pub checker_options: CheckerOptions,
     /// The requested fault families (none: no nemesis).
     pub faults: Vec<String>,
     pub use_lab: bool,
@@ -234,6 +236,7 @@ impl Plan {
         let checker = registry.checker(workload_def.checker).map_err(|e| {
             Failure::crash(format!("the {} workload's checker: {e}", workload_def.name))
         })?;
+        let checker_options = checker_options(&args, checker)?;
         let (faults, use_lab) = check_faults(system, &args, registry)?;
         let seed = args.seed.unwrap_or_else(random_seed);
         args.seed = Some(seed);
@@ -252,6 +255,7 @@ impl Plan {
             workload_def,
             workload,
             checker,
+            checker_options,
             faults,
             use_lab,
             registry,
@@ -266,6 +270,25 @@ impl Plan {
             lease_ttl: self.args.lease_ttl,
         }
     }
+}
+
+/// The options `args` gives the workload's checker `def` (`--checker-option`),
+/// parsed as `check --option` parses its own, and tried on the checker: a name it
+/// does not take, or a value it cannot use, is 254 naming the option and the
+/// checker. A run's analysis and `analyze` of a stored run both use this.
+pub fn checker_options(args: &TestArgs, def: &CheckerDef) -> Result<CheckerOptions, Failure> {
+    let extension = crate::options::checker_extension("--checker-option", &args.checker_option)
+        .map_err(Failure::bad_input)?;
+    let options = CheckerOptions { extension, ..CheckerOptions::default() };
+    def.checker(&options).map_err(|e| {
+        Failure::bad_input(format!(
+            "--checker-option {}: the {} workload's checker {}: {e}",
+            args.checker_option.join(" "),
+            args.workload,
+            def.name
+        ))
+    })?;
+    Ok(options)
 }
 
 fn random_seed() -> u64 {
@@ -656,11 +679,12 @@ impl Run<'_> {
     /// until the process exits, moments later).
     fn analyse(&self, log: &RunLog) -> Result<Analysis, Failure> {
         let path = self.run.file(store::HISTORY);
+        let checker =
+            CheckWith { def: self.plan.checker, options: self.plan.checker_options.clone() };
         let Some(first) = self.interrupted.get() else {
-            return analysis::analyze_file(&path, self.plan.checker);
+            return analysis::analyze_file(&path, checker);
         };
         log.line(&format!("{} again skips the analysis", first.name()));
-        let checker = self.plan.checker;
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let _ = tx.send(analysis::analyze_file(&path, checker));

@@ -1,9 +1,11 @@
 //! Every option of `faultline test`, as the command line takes them and as
 //! `test.json` records them (so `replay` can repeat a run).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
+use history::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::fault_options::FaultOptions;
@@ -108,6 +110,15 @@ pub struct TestArgs {
     #[arg(long)]
     #[serde(default)]
     pub quiet: bool,
+    /// An option of the workload's checker, `NAME=VALUE` (the value in EDN) or
+    /// `NAME` alone for `true`; repeatable; as `faultline check --option` takes them
+    /// (Elle's checkers: consistency-models, anomalies, cycle-search-timeout,
+    /// sequential-keys, linearizable-keys, wfr-keys). A name the checker does not
+    /// take is refused before the run starts; `analyze` and `replay` use the ones
+    /// recorded here.
+    #[arg(long = "checker-option", value_name = "NAME[=VALUE]")]
+    #[serde(default)]
+    pub checker_option: Vec<String>,
     #[command(flatten)]
     #[serde(flatten)]
     pub faults: FaultOptions,
@@ -123,6 +134,29 @@ impl TestArgs {
     pub fn fixed_nemesis_interval(&self) -> Option<f64> {
         (self.nemesis_interval > 0.0).then_some(self.nemesis_interval)
     }
+}
+
+/// A checker's own options (`CheckerOptions::extension`) from `NAME=VALUE` words,
+/// the value in EDN, `NAME` alone meaning `true`: what `check --option` and `test
+/// --checker-option` (`flag`, named in every error) take. Whether the checker takes
+/// each name is the checker's to say.
+pub fn checker_extension(flag: &str, items: &[String]) -> Result<BTreeMap<String, Value>, String> {
+    let mut extension = BTreeMap::new();
+    for item in items {
+        let (name, value) = match item.split_once('=') {
+            Some((name, text)) => {
+                let value =
+                    history::edn::parse_value(text).map_err(|e| format!("{flag} {item:?}: {e}"))?;
+                (name, value)
+            }
+            None => (item.as_str(), Value::Bool(true)),
+        };
+        if name.is_empty() {
+            return Err(format!("{flag} {item:?}: no name"));
+        }
+        extension.insert(name.to_string(), value);
+    }
+    Ok(extension)
 }
 
 /// Where a run's nodes live.

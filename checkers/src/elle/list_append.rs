@@ -45,30 +45,61 @@ pub struct ListAppend<'a> {
     pub txns: &'a Txns,
     /// Per key: the version order (distinct elements of its longest read).
     order: FxMap<u32, Vec<u32>>,
-    /// (key, element) -> position in the key's order.
-    position: FxMap<u64, u32>,
-    /// (key, element) -> the ok or info transaction that appended it.
-    writer: FxMap<u64, u32>,
+    /// (key, element or INIT) -> what the edges need of it, in one map: each
+    /// append then costs two hash probes (its own element, the one before it)
+    /// instead of three maps' probes and a binary search of `readers`. At a
+    /// million transactions these outgrow the cache and every probe is a miss
+    /// (the 1M check took 13.3x the 100k one with them, 12.7x with this).
+    elems: FxMap<u64, Elem>,
     /// Reads by (key, last element or INIT), sorted: (packed, txn).
     readers: Vec<(u64, u32)>,
+}
+
+/// One (key, element)'s place in the key's order, writer and readers.
+#[derive(Debug, Clone, Copy)]
+struct Elem {
+    /// Position in the key's order (`ABSENT`: no read saw it).
+    position: u32,
+    /// The ok or info transaction that appended it (`ABSENT`: none).
+    writer: u32,
+    /// The reads ending in it (or, for INIT, the empty reads): a run of `readers`.
+    readers: (u32, u32),
+}
+
+const ABSENT: u32 = u32::MAX;
+
+impl Default for Elem {
+    fn default() -> Elem {
+        Elem { position: ABSENT, writer: ABSENT, readers: (0, 0) }
+    }
 }
 
 impl<'a> ListAppend<'a> {
     /// The element appended to `k` just before `v` (INIT for the first), or, for an
     /// element no read saw, the last element any read saw.
     fn previous(&self, k: u32, v: u32) -> u32 {
-        match self.position.get(&pack(k, v)) {
+        match self.elems.get(&pack(k, v)).map(|e| e.position) {
             Some(0) => INIT,
-            Some(&i) => self.order[&k][i as usize - 1],
-            None => self.order.get(&k).and_then(|o| o.last().copied()).unwrap_or(INIT),
+            Some(i) if i != ABSENT => self.order[&k][i as usize - 1],
+            _ => self.order.get(&k).and_then(|o| o.last().copied()).unwrap_or(INIT),
         }
     }
 
+    fn elem(&self, k: u32, e: u32) -> Elem {
+        self.elems.get(&pack(k, e)).copied().unwrap_or_default()
+    }
+
+    fn readers_in(&self, e: Elem) -> &[(u64, u32)] {
+        &self.readers[e.readers.0 as usize..e.readers.1 as usize]
+    }
+
     fn readers_of(&self, k: u32, e: u32) -> &[(u64, u32)] {
-        let key = pack(k, e);
-        let start = self.readers.partition_point(|(p, _)| *p < key);
-        let end = self.readers[start..].partition_point(|(p, _)| *p == key) + start;
-        &self.readers[start..end]
+        self.readers_in(self.elem(k, e))
+    }
+
+    /// The transaction that appended `e` to `k`.
+    fn writer_of(&self, k: u32, e: u32) -> Option<u32> {
+        Some(self.elem(k, e).writer).filter(|w| *w != ABSENT)
     }
 
     /// Every dependency edge between transactions that may have happened.
@@ -82,18 +113,17 @@ impl<'a> ListAppend<'a> {
                 match m.kind {
                     MopKind::Append => {
                         let prev = self.previous(m.key, m.value);
-                        if prev != INIT
-                            && let Some(&w) = self.writer.get(&pack(m.key, prev))
-                        {
-                            edges.push(w, t, WW);
+                        let before = self.elem(m.key, prev);
+                        if prev != INIT && before.writer != ABSENT {
+                            edges.push(before.writer, t, WW);
                         }
-                        for (_, r) in self.readers_of(m.key, prev) {
+                        for (_, r) in self.readers_in(before) {
                             edges.push(*r, t, RW);
                         }
                     }
                     MopKind::Read => {
                         if let Some(&last) = self.txns.list(m.value).last()
-                            && let Some(&w) = self.writer.get(&pack(m.key, last))
+                            && let Some(w) = self.writer_of(m.key, last)
                         {
                             edges.push(w, t, WR);
                         }
@@ -126,7 +156,7 @@ impl Explainer for ListAppend<'_> {
             match (rel, m.kind) {
                 (WW, MopKind::Append) => {
                     let prev = self.previous(m.key, m.value);
-                    if prev != INIT && self.writer.get(&pack(m.key, prev)) == Some(&a) {
+                    if prev != INIT && self.writer_of(m.key, prev) == Some(a) {
                         let am = mop_index(txns, a, |x| {
                             x.kind == MopKind::Append && x.key == m.key && x.value == prev
                         });
@@ -135,7 +165,7 @@ impl Explainer for ListAppend<'_> {
                 }
                 (WR, MopKind::Read) => {
                     if let Some(&last) = txns.list(m.value).last()
-                        && self.writer.get(&pack(m.key, last)) == Some(&a)
+                        && self.writer_of(m.key, last) == Some(a)
                     {
                         let am = mop_index(txns, a, |x| {
                             x.kind == MopKind::Append && x.key == m.key && x.value == last
@@ -273,12 +303,17 @@ pub fn analyze<'a>(
     dirty_updates(txns, &failed, &writer, &mut findings);
     lost_updates(txns, &mut findings);
     let mut order: FxMap<u32, Vec<u32>> = FxMap::default();
-    let mut position: FxMap<u64, u32> = FxMap::default();
+    let mut elems: FxMap<u64, Elem> = FxMap::default();
+    elems.reserve(writer.len());
+    for (p, w) in writer {
+        elems.insert(p, Elem { writer: w, ..Elem::default() });
+    }
     for (k, list) in longest {
         let mut distinct = Vec::with_capacity(list.len());
         for e in list {
-            if let std::collections::hash_map::Entry::Vacant(v) = position.entry(pack(k, e)) {
-                v.insert(distinct.len() as u32);
+            let elem = elems.entry(pack(k, e)).or_default();
+            if elem.position == ABSENT {
+                elem.position = distinct.len() as u32;
                 distinct.push(e);
             }
         }
@@ -298,7 +333,17 @@ pub fn analyze<'a>(
         }
     }
     readers.sort_unstable();
-    Ok((findings, ListAppend { txns, order, position, writer, readers }))
+    let mut start = 0;
+    while start < readers.len() {
+        let key = readers[start].0;
+        let end = readers[start..]
+            .iter()
+            .position(|(p, _)| *p != key)
+            .map_or(readers.len(), |n| start + n);
+        elems.entry(key).or_default().readers = (start as u32, end as u32);
+        start = end;
+    }
+    Ok((findings, ListAppend { txns, order, elems, readers }))
 }
 
 /// Elle refuses histories that append one value to a key twice.
@@ -491,15 +536,19 @@ fn dirty_updates(
 /// Committed transactions that read the same version of a key (their first read of
 /// it, before appending) and then appended to it.
 fn lost_updates(txns: &Txns, findings: &mut Findings) {
-    // (key, hash of the list read) -> (txn, mop of the read)
-    let mut groups: FxMap<(u32, u64), Vec<(u32, u32)>> = FxMap::default();
+    // (key, hash of the list read, txn, mop of the read), then sorted: one flat
+    // vector rather than a map of small vectors (a million transactions would
+    // allocate one per read).
+    let mut reads: Vec<(u32, u64, u32, u32)> = Vec::new();
+    let mut read: Vec<(u32, u32)> = Vec::new(); // key -> mop index
+    let mut written: Vec<u32> = Vec::new();
     for (t, txn) in txns.txns.iter().enumerate() {
         if !txn.ok() {
             continue;
         }
         let mops = txns.mops(t);
-        let mut read: Vec<(u32, u32)> = Vec::new(); // key -> mop index
-        let mut written: Vec<u32> = Vec::new();
+        read.clear();
+        written.clear();
         for (i, m) in mops.iter().enumerate() {
             match m.kind {
                 MopKind::Read if !read.iter().any(|(k, _)| *k == m.key) => {
@@ -511,18 +560,27 @@ fn lost_updates(txns: &Txns, findings: &mut Findings) {
                         written.push(m.key);
                         let v = mops[r as usize].value;
                         let h = if v == NONE { u64::MAX } else { list_hash(txns.list(v)) };
-                        groups.entry((m.key, h)).or_default().push((t as u32, r));
+                        reads.push((m.key, h, t as u32, r));
                     }
                 }
                 _ => {}
             }
         }
     }
+    reads.sort_unstable();
     let mut cases: Vec<(u32, (u32, u32), Vec<u32>)> = Vec::new();
-    for ((k, _), members) in groups {
+    let mut i = 0;
+    while i < reads.len() {
+        let (k, h) = (reads[i].0, reads[i].1);
+        let n = reads[i..].iter().position(|x| (x.0, x.1) != (k, h)).unwrap_or(reads.len() - i);
+        let bucket = &reads[i..i + n];
+        i += n;
+        if n < 2 {
+            continue;
+        }
         // Split a hash bucket by the exact list read (collisions are all but
-        // impossible, but cost nothing to rule out).
-        let mut rest = members;
+        // impossible, but cost nothing to rule out); members in transaction order.
+        let mut rest: Vec<(u32, u32)> = bucket.iter().map(|x| (x.2, x.3)).collect();
         while let Some(&(t0, r0)) = rest.first() {
             let v0 = txns.mops(t0 as usize)[r0 as usize].value;
             let same = |&(t, r): &(u32, u32)| {

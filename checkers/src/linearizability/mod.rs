@@ -118,6 +118,7 @@ pub fn checker<M: Model + Send + 'static>(
     options: &CheckerOptions,
 ) -> Result<Box<dyn Checker + Send + Sync>, CheckError> {
     let model = model.map_err(CheckError::BadModel)?;
+    options.refuse_extension("linearizability")?;
     Ok(Box::new(Linearizable::new(model, Options::from(options))))
 }
 

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::analysis;
+use crate::analysis::{self, CheckWith};
 use crate::commands::run_results::{RunSummary, print_summary, write_results};
-use crate::controller::Registry;
+use crate::controller::{Registry, checker_options};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::store::{self, RunDir, TestRecord};
 
@@ -28,8 +28,13 @@ pub fn analyze(dir: &Path) -> CmdResult {
             store::HISTORY
         )));
     }
-    let checker = Registry::default().checker(workload.checker).map_err(Failure::crash)?;
-    let analysis = analysis::analyze_file(&history, checker)?;
+    let def = Registry::default().checker(workload.checker).map_err(Failure::crash)?;
+    // The checker options the run was recorded with (`--checker-option`).
+    let options = checker_options(&record.args, def).map_err(|f| Failure {
+        message: format!("{}: {}", dir.join(store::TEST_JSON).display(), f.message),
+        ..f
+    })?;
+    let analysis = analysis::analyze_file(&history, CheckWith { def, options })?;
     for w in &analysis.warnings {
         eprintln!("warning: {}: {w}", history.display());
     }

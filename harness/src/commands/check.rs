@@ -88,21 +88,8 @@ pub fn run(args: &CheckArgs) -> CmdResult {
         ),
         None => None,
     };
-    let mut extension = std::collections::BTreeMap::new();
-    for option in &args.options {
-        let (name, value) = match option.split_once('=') {
-            Some((name, text)) => {
-                let value = history::edn::parse_value(text)
-                    .map_err(|e| Failure::bad_input(format!("--option {option:?}: {e}")))?;
-                (name, value)
-            }
-            None => (option.as_str(), history::Value::Bool(true)),
-        };
-        if name.is_empty() {
-            return Err(Failure::bad_input(format!("--option {option:?}: no name")));
-        }
-        extension.insert(name.to_string(), value);
-    }
+    let extension =
+        crate::options::checker_extension("--option", &args.options).map_err(Failure::bad_input)?;
     let options = CheckerOptions {
         extension,
         initial,

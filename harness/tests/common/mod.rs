@@ -69,6 +69,7 @@ pub fn args(system: &str, store: &Path, net: u8) -> TestArgs {
         pre_vote: true,
         loopback_net: net,
         nemesis_interval: 5.0,
+        checker_option: vec![],
         partitions: Vec::new(),
         host: HostChoice::Auto,
         quiet: true,
