@@ -381,6 +381,16 @@ enum Interrupt {
     Term,
 }
 
+/// One delivery of a signal (never, when its handler could not be installed).
+async fn delivery(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
 impl Interrupt {
     fn name(self) -> &'static str {
         match self {
@@ -396,21 +406,22 @@ impl Interrupt {
         }
     }
 
-    /// The next SIGINT or SIGTERM.
-    async fn next() -> Interrupt {
+    /// The next SIGINT or SIGTERM. Both handlers are in place when this returns (it
+    /// must be called inside the runtime); from then on the lab's own signal watcher
+    /// (which would tear the lab down and end the process at once, results unwritten)
+    /// leaves these signals to the run.
+    fn next() -> impl std::future::Future<Output = Interrupt> {
         use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).ok();
         let mut term = signal(SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
+        if int.is_some() && term.is_some() {
+            nemesis::cleanup::leave_signals_to_caller();
+        }
+        async move {
+            tokio::select! {
+                () = delivery(int.as_mut()) => Interrupt::Int,
+                () = delivery(term.as_mut()) => Interrupt::Term,
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => Interrupt::Int,
-            () = term => Interrupt::Term,
         }
     }
 }
