@@ -98,8 +98,33 @@ fn bad<T>(message: String) -> Result<T, Failure> {
     Err(Failure::bad_input(message))
 }
 
+/// The longest span a seconds option may ask for: 10^9 s (about 31 years). Beyond it
+/// a `Duration` (or an `Instant` plus the run's deadline) would overflow and panic
+/// mid-run; found by the command-line fuzzer (`harness/fuzz`).
+pub const MAX_SECONDS: f64 = 1e9;
+
 /// Options that need nothing but themselves.
 fn check_numbers(args: &TestArgs) -> Result<(), Failure> {
+    let spans = [
+        ("--time-limit", Some(args.time_limit)),
+        ("--recovery", args.recovery),
+        ("--nemesis-interval", Some(args.nemesis_interval)),
+        // the time between one worker's operations
+        (
+            "--rate (as concurrency / rate seconds)",
+            (args.rate > 0.0).then(|| args.concurrency as f64 / args.rate),
+        ),
+    ];
+    for (option, value) in spans {
+        if let Some(v) = value
+            && v > MAX_SECONDS
+        {
+            return bad(format!("{option} must be at most {MAX_SECONDS} seconds, got {v}"));
+        }
+    }
+    if args.op_timeout_ms > 1_000_000_000_000 {
+        return bad(format!("--op-timeout-ms must be at most 10^12, got {}", args.op_timeout_ms));
+    }
     if args.nodes == 0 || args.nodes > 200 {
         return bad(format!("--nodes must be 1..=200, got {}", args.nodes));
     }

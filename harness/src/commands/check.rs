@@ -77,9 +77,10 @@ struct FileResult {
 /// The checker `args` ask for, every option checked (`--timeout`, `--initial`,
 /// `--option`, the checker's own refusals); reads no file. 254 naming the option.
 pub fn prepare(args: &CheckArgs) -> Result<Box<dyn checkers::Checker + Send + Sync>, Failure> {
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+    let max = crate::controller::MAX_SECONDS;
+    if !(args.timeout > 0.0 && args.timeout <= max) {
         return Err(Failure::bad_input(format!(
-            "--timeout must be a positive number of seconds, got {}",
+            "--timeout must be a positive number of seconds, at most {max}, got {}",
             args.timeout
         )));
     }
