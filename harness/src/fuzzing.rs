@@ -125,4 +125,32 @@ mod tests {
         assert_eq!(argv(b"test\0--nodes\x003"), ["faultline", "test", "--nodes", "3"]);
         assert_eq!(argv(b"a\0\0b").len(), 4, "an empty argument is an argument");
     }
+
+    /// What the fuzzer found (`check --timeout 1e130` panicked): every seconds option
+    /// beyond `MAX_SECONDS` is refused at plan time, naming the option.
+    #[test]
+    fn spans_too_long_for_a_duration_are_refused_by_name() {
+        for (option, value, named) in [
+            ("--time-limit", "1e10", "--time-limit"),
+            ("--recovery", "1e300", "--recovery"),
+            ("--nemesis-interval", "1e10", "--nemesis-interval"),
+            ("--rate", "1e-300", "--rate"),
+        ] {
+            let Ok(Cli { command: Command::Test(args) }) =
+                Cli::try_parse_from(["faultline", "test", "--system", "memory", option, value])
+            else {
+                panic!("{option} {value} parses");
+            };
+            let refused = Plan::resolve(*args, &Registry::default()).err();
+            let message = refused.map(|f| f.message).unwrap_or_default();
+            assert!(message.contains(named), "{option} {value}: {message:?}");
+        }
+        let Ok(Cli { command: Command::Check(args) }) =
+            Cli::try_parse_from(["faultline", "check", "f", "--model", "kv", "--timeout", "1e130"])
+        else {
+            panic!("check parses");
+        };
+        let message = check::prepare(&args).err().map(|f| f.message).unwrap_or_default();
+        assert!(message.contains("--timeout"), "{message:?}");
+    }
 }
