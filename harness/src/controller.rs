@@ -100,8 +100,33 @@ fn bad<T>(message: String) -> Result<T, Failure> {
     Err(Failure::bad_input(message))
 }
 
+/// The longest span a seconds option may ask for: 10^9 s (about 31 years). Beyond it
+/// a `Duration` (or an `Instant` plus the run's deadline) would overflow and panic
+/// mid-run; found by the command-line fuzzer (`harness/fuzz`).
+pub const MAX_SECONDS: f64 = 1e9;
+
 /// Options that need nothing but themselves.
 fn check_numbers(args: &TestArgs) -> Result<(), Failure> {
+    let spans = [
+        ("--time-limit", Some(args.time_limit)),
+        ("--recovery", args.recovery),
+        ("--nemesis-interval", Some(args.nemesis_interval)),
+        // the time between one worker's operations
+        (
+            "--rate (as concurrency / rate seconds)",
+            (args.rate > 0.0).then(|| args.concurrency as f64 / args.rate),
+        ),
+    ];
+    for (option, value) in spans {
+        if let Some(v) = value
+            && v > MAX_SECONDS
+        {
+            return bad(format!("{option} must be at most {MAX_SECONDS} seconds, got {v}"));
+        }
+    }
+    if args.op_timeout_ms > 1_000_000_000_000 {
+        return bad(format!("--op-timeout-ms must be at most 10^12, got {}", args.op_timeout_ms));
+    }
     if args.nodes == 0 || args.nodes > 200 {
         return bad(format!("--nodes must be 1..=200, got {}", args.nodes));
     }
@@ -420,6 +445,16 @@ enum Interrupt {
     Term,
 }
 
+/// One delivery of a signal (never, when its handler could not be installed).
+async fn delivery(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
 impl Interrupt {
     fn name(self) -> &'static str {
         match self {
@@ -435,21 +470,22 @@ impl Interrupt {
         }
     }
 
-    /// The next SIGINT or SIGTERM.
-    async fn next() -> Interrupt {
+    /// The next SIGINT or SIGTERM. Both handlers are in place when this returns (it
+    /// must be called inside the runtime); from then on the lab's own signal watcher
+    /// (which would tear the lab down and end the process at once, results unwritten)
+    /// leaves these signals to the run.
+    fn next() -> impl std::future::Future<Output = Interrupt> {
         use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).ok();
         let mut term = signal(SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
+        if int.is_some() && term.is_some() {
+            nemesis::cleanup::leave_signals_to_caller();
+        }
+        async move {
+            tokio::select! {
+                () = delivery(int.as_mut()) => Interrupt::Int,
+                () = delivery(term.as_mut()) => Interrupt::Term,
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => Interrupt::Int,
-            () = term => Interrupt::Term,
         }
     }
 }

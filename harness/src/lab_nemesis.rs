@@ -58,6 +58,10 @@ impl<S: System + ?Sized> NemesisHook for LabNemesis<S> {
     ) -> BoxFuture<'a, Vec<String>> {
         Box::pin(async move {
             let flag = Arc::new(AtomicBool::new(false));
+            // A run ended early (Ctrl-C, the watchdog) drops this future mid-await: the
+            // schedule must stop then too, or its thread plays on for the whole time
+            // limit and the runtime's shutdown waits for it.
+            let _stop_when_dropped = StopWhenDropped(flag.clone());
             let (nemesis, schedule, system) =
                 (self.nemesis.clone(), self.schedule.clone(), self.system.clone());
             let (recorder, stats2, flag2) = (recorder.clone(), stats.clone(), flag.clone());
@@ -284,6 +288,15 @@ pub fn build_nemesis<S: System + ?Sized>(
         system,
         families: wanted.iter().map(|f| f.name()).collect(),
     })
+}
+
+/// Sets the schedule's stop flag when dropped.
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 //! - [`analysis`]: from a recorded history to a verdict.
 //! - [`result_views`]: checker outcomes adapted to the results crate's view types.
 //! - [`catalog`]: the bug catalog (`catalog.json`) and `test-all --profile`.
+//! - [`fuzzing`]: the property the command-line fuzz target checks.
 //!
 //! # Adding a system
 //! One file under `systems/` with a [`system::System`], its client's API
@@ -43,6 +44,7 @@ pub mod commands;
 pub mod controller;
 pub mod exit;
 pub mod fault_options;
+pub mod fuzzing;
 pub mod lab_host;
 pub mod lab_nemesis;
 pub mod node_host;

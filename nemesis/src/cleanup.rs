@@ -4,7 +4,8 @@
 //! - SIGINT / SIGTERM / SIGHUP: a handler (installed once, with the first lab)
 //!   writes the signal number into a pipe; a watcher thread reads it, tears down
 //!   every live lab of this process, then restores the default action and re-raises
-//!   the signal so the process ends as the signal says.
+//!   the signal so the process ends as the signal says; unless the embedding
+//!   program said it handles them from now on ([`leave_signals_to_caller`]).
 //! - SIGKILL cannot be caught: the next lab created on this machine (or `faultline
 //!   lab down --stale`) sweeps labs whose marker names a dead owner.
 //!
@@ -40,6 +41,20 @@ pub fn disable_signal_watcher() {
     WATCHER_DISABLED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Set once the embedding program handles SIGINT / SIGTERM itself.
+static LEFT_TO_CALLER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on the watcher leaves SIGINT / SIGTERM / SIGHUP to the embedding
+/// program, which must tear its labs down itself (drop them). For a program that
+/// starts handling signals once a lab exists, as `faultline test` does when its run
+/// begins (it heals, tears down, then writes its results): without this the watcher
+/// would end the process first. Call it after the program's own handler is in place,
+/// so no signal falls between the two. One way: signal-hook-based handlers (tokio's)
+/// stay installed for the life of the process.
+pub fn leave_signals_to_caller() {
+    LEFT_TO_CALLER.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 pub(crate) fn register(lab: &Arc<LabInner>) {
     if !WATCHER_DISABLED.load(std::sync::atomic::Ordering::SeqCst) {
         install_signal_watcher();
@@ -73,10 +88,15 @@ fn install_signal_watcher() {
         let spawned =
             std::thread::Builder::new().name("faultline-signals".into()).spawn(move || {
                 let mut byte = 0u8;
-                // SAFETY: reading one byte into a live local from our own pipe.
-                let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
-                if n != 1 {
-                    return;
+                loop {
+                    // SAFETY: reading one byte into a live local from our own pipe.
+                    let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
+                    if n != 1 {
+                        return;
+                    }
+                    if !LEFT_TO_CALLER.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
                 }
                 let signal = Signal::try_from(byte as i32).unwrap_or(Signal::SIGTERM);
                 eprintln!("faultline: got {signal}, removing the lab(s) before exiting");

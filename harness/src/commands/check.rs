@@ -74,10 +74,13 @@ struct FileResult {
     error: Option<String>,
 }
 
-pub fn run(args: &CheckArgs) -> CmdResult {
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+/// The checker `args` ask for, every option checked (`--timeout`, `--initial`,
+/// `--option`, the checker's own refusals); reads no file. 254 naming the option.
+pub fn prepare(args: &CheckArgs) -> Result<Box<dyn checkers::Checker + Send + Sync>, Failure> {
+    let max = crate::controller::MAX_SECONDS;
+    if !(args.timeout > 0.0 && args.timeout <= max) {
         return Err(Failure::bad_input(format!(
-            "--timeout must be a positive number of seconds, got {}",
+            "--timeout must be a positive number of seconds, at most {max}, got {}",
             args.timeout
         )));
     }
@@ -99,7 +102,11 @@ pub fn run(args: &CheckArgs) -> CmdResult {
         partition: !args.no_partition,
         ..CheckerOptions::default()
     };
-    let checker = args.model.checker(&options).map_err(Failure::bad_input)?;
+    args.model.checker(&options).map_err(Failure::bad_input)
+}
+
+pub fn run(args: &CheckArgs) -> CmdResult {
+    let checker = prepare(args)?;
     let mut results = Vec::new();
     for file in &args.files {
         let result = match check_file(checker.as_ref(), file, args.format) {

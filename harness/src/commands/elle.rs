@@ -157,34 +157,48 @@ fn names(list: &str) -> Value {
     )
 }
 
-/// Runs `faultline elle ARGS...`.
-pub fn run(args: &[String]) -> CmdResult {
+/// What `faultline elle ARGS...` is to do, every flag checked and nothing read yet.
+pub enum Prepared {
+    /// Print this clap message (help, version, or a refused flag) and exit so.
+    Clap(clap::Error, Exit),
+    /// Print this text to stdout and exit 0 (`--version`; no model: the usage).
+    Print(String),
+    /// Judge the files.
+    Judge(Box<Judge>),
+}
+
+/// A checked `faultline elle` invocation: the model's checker and its options.
+pub struct Judge {
+    a: ElleArgs,
+    model: String,
+    json: bool,
+    flavor: Option<Flavor>,
+    checker: Box<dyn checkers::Checker + Send + Sync>,
+    elle_options: Option<ElleOptions>,
+}
+
+/// Parses and checks elle-cli's flags (the model, every option the model takes);
+/// reads no file and prints nothing.
+pub fn prepare(args: &[String]) -> Result<Prepared, Failure> {
     let argv = std::iter::once("faultline elle".to_string()).chain(normalize(args));
     let a = match ElleArgs::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;
-            return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    let _ = e.print();
-                    Ok(Exit::Valid)
-                }
+            let exit = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Exit::Valid,
                 // elle-cli prints option errors and exits 1.
-                _ => {
-                    let _ = e.print();
-                    Ok(Exit::Invalid)
-                }
+                _ => Exit::Invalid,
             };
+            return Ok(Prepared::Clap(e, exit));
         }
     };
     if a.version {
-        println!("faultline elle {}", env!("CARGO_PKG_VERSION"));
-        return Ok(Exit::Valid);
+        return Ok(Prepared::Print(format!("faultline elle {}", env!("CARGO_PKG_VERSION"))));
     }
     let Some(model) = a.model.clone() else {
         use clap::CommandFactory;
-        println!("{}", ElleArgs::command().render_help());
-        return Ok(Exit::Valid);
+        return Ok(Prepared::Print(ElleArgs::command().render_help().to_string()));
     };
     let json = a.verbose || a.output.as_deref() == Some("json");
     // Plots are SVG, drawn at once: the format and time limit have nothing to change.
@@ -238,6 +252,22 @@ pub fn run(args: &[String]) -> CmdResult {
     let elle_options = match flavor {
         Some(_) => Some(ElleOptions::from_checker(&options).map_err(Failure::crash)?),
         None => None,
+    };
+    Ok(Prepared::Judge(Box::new(Judge { a, model, json, flavor, checker, elle_options })))
+}
+
+/// Runs `faultline elle ARGS...`.
+pub fn run(args: &[String]) -> CmdResult {
+    let Judge { a, model, json, flavor, checker, elle_options } = match prepare(args)? {
+        Prepared::Clap(e, exit) => {
+            let _ = e.print();
+            return Ok(exit);
+        }
+        Prepared::Print(text) => {
+            println!("{text}");
+            return Ok(Exit::Valid);
+        }
+        Prepared::Judge(judge) => *judge,
     };
     let mut any_false = false;
     for path in &a.files {

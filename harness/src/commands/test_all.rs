@@ -148,20 +148,10 @@ fn workloads(
     Ok(args.workloads.clone())
 }
 
-pub fn test_all(args: &TestAllArgs) -> CmdResult {
-    if let Some(profile) = &args.profile {
-        return crate::catalog::run(&crate::catalog::CatalogArgs {
-            profile: profile.clone(),
-            catalog: args.catalog.clone(),
-            count: args.count,
-            floor: args.floor,
-            only: args.only.clone(),
-            seed: args.seed,
-            store: args.store.clone(),
-            junit: args.junit.clone(),
-            test_args: args.test_args.clone(),
-        });
-    }
+/// A matrix's options checked before any cell runs (no `--profile`): the system,
+/// count, workloads and nemesis names. Returns the system, the runs per cell and the
+/// workloads; creates nothing.
+pub fn plan(args: &TestAllArgs) -> Result<(String, usize, Vec<String>), Failure> {
     let system = args.system.clone().unwrap_or_default();
     let count = args.count.unwrap_or(1);
     if count == 0 {
@@ -178,6 +168,24 @@ pub fn test_all(args: &TestAllArgs) -> CmdResult {
             )));
         }
     }
+    Ok((system, count, workloads))
+}
+
+pub fn test_all(args: &TestAllArgs) -> CmdResult {
+    if let Some(profile) = &args.profile {
+        return crate::catalog::run(&crate::catalog::CatalogArgs {
+            profile: profile.clone(),
+            catalog: args.catalog.clone(),
+            count: args.count,
+            floor: args.floor,
+            only: args.only.clone(),
+            seed: args.seed,
+            store: args.store.clone(),
+            junit: args.junit.clone(),
+            test_args: args.test_args.clone(),
+        });
+    }
+    let (system, count, workloads) = plan(args)?;
     std::fs::create_dir_all(&args.store).map_err(|e| {
         Failure::bad_input(format!("{}: cannot create the store: {e}", args.store.display()))
     })?;
