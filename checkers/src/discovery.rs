@@ -512,21 +512,7 @@ mod tests {
 
     /// (process, f, input, output, invoke ms, complete ms)
     fn check(ops: &[(u64, &str, Value, Value, u64, u64)], initial: Option<Value>) -> Outcome {
-        let mut events = Vec::new();
-        for (p, f, input, output, i, c) in ops {
-            let mut inv = Op::invoke(*p, f, input.clone());
-            inv.time_ns = i * 1_000_000;
-            let mut done = Op::ok(*p, f, output.clone());
-            done.time_ns = c * 1_000_000;
-            events.push(inv);
-            events.push(done);
-        }
-        events.sort_by_key(|o| o.time_ns);
-        for (i, o) in events.iter_mut().enumerate() {
-            o.index = i as u64;
-        }
-        let def = CHECKER.checker(&CheckerOptions { initial, ..Default::default() }).unwrap();
-        def.check(&History::from_ops(events).lint().unwrap()).unwrap()
+        check_with(ops, &CheckerOptions { initial, ..Default::default() })
     }
 
     fn ev(o: &Outcome) -> &DiscoveryEvidence {

@@ -21,6 +21,22 @@ fn get(port: u16, path: &str) -> (u16, String, Vec<u8>) {
     (status, head, raw[split + 4..].to_vec())
 }
 
+/// `serve` over `store` on an ephemeral port of 127.0.0.1: its runtime, the port, and
+/// the server task.
+fn start(
+    store: &Path,
+) -> (tokio::runtime::Runtime, u16, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = rt.spawn(results::serve::serve(store.to_path_buf(), listener));
+    (rt, port, server)
+}
+
 fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -56,14 +72,7 @@ fn lists_filters_and_bundles_runs() {
     std::os::unix::fs::symlink("20261126T160000.000Z", store.path().join("etcd-register/latest"))
         .expect("latest link");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("rt");
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let server = rt.spawn(results::serve::serve(store.path().to_path_buf(), listener));
+    let (rt, port, server) = start(store.path());
 
     let (status, _, body) = get(port, "/");
     assert_eq!(status, 200);
@@ -130,14 +139,7 @@ fn pages_through_every_operation_of_a_run() {
     let lines = std::fs::read_to_string(run.join("history.jsonl")).expect("history.jsonl");
     let total = lines.lines().count();
     assert!(total > 100, "{total} entries");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("rt");
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let server = rt.spawn(results::serve::serve(store.path().to_path_buf(), listener));
+    let (rt, port, server) = start(store.path());
     let base = "/runs/etcd-register/20261126T160000.000Z/timeline";
 
     // Walk every page by its "next" link: each entry exactly once, in order.
